@@ -1,0 +1,109 @@
+import { newId } from '../auth/credentials.js';
+import type { SessionStore, User } from '../auth/sessions.js';
+import type { Clock } from '../clock.js';
+import type { SignupMode } from '../config.js';
+import { isUniqueViolation } from '../db/dialect.js';
+import type { Db, Role } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { DUMMY_HASH_INPUT, hashPassword, verifyPassword } from './passwords.js';
+
+export interface SignedIn {
+  user: User;
+  sessionSecret: string;
+  csrfToken: string;
+}
+
+export interface AccountService {
+  signup(input: { email: string; password: string; name?: string | undefined }): Promise<SignedIn>;
+  login(input: { email: string; password: string; ip: string }): Promise<SignedIn>;
+  workspacesOf(userId: string): Promise<{ id: string; name: string; slug: string; role: Role }[]>;
+}
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  sessions: SessionStore;
+  throttle: LoginThrottle;
+  signupMode: SignupMode;
+}
+
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+export function createAccountService({ db, clock, sessions, throttle, signupMode }: Deps): AccountService {
+  const dummyHash = hashPassword(DUMMY_HASH_INPUT);
+
+  /** SPEC §2.4: who may sign up. An address with a pending invitation always may. */
+  const maySignUp = async (email: string): Promise<boolean> => {
+    if (signupMode === 'open') return true;
+    if (signupMode === 'first-user') {
+      const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
+      if (anyUser === undefined) return true;
+    }
+    const invited = await db
+      .selectFrom('invitations')
+      .select('id')
+      .where('email', '=', email)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', clock())
+      .limit(1)
+      .executeTakeFirst();
+    return invited !== undefined;
+  };
+
+  return {
+    async signup(input) {
+      const email = normaliseEmail(input.email);
+      if (!(await maySignUp(email))) {
+        throw new AppError(
+          'forbidden',
+          'Sign-up is closed on this installation; ask an Owner for an invitation',
+        );
+      }
+      const passwordHash = await hashPassword(input.password);
+      const user: User = { id: newId('usr'), email, name: input.name ?? null, created_at: clock() };
+      try {
+        await db
+          .insertInto('users')
+          .values({ ...user, password_hash: passwordHash })
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error))
+          throw new AppError('conflict', 'An account with this email already exists');
+        throw error;
+      }
+      const session = await sessions.create(user.id);
+      return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
+    },
+
+    async login(input) {
+      const email = normaliseEmail(input.email);
+      await throttle.check(email, input.ip);
+      const row = await db
+        .selectFrom('users')
+        .select(['id', 'email', 'name', 'created_at', 'password_hash'])
+        .where('email', '=', email)
+        .executeTakeFirst();
+      // Verify against a dummy hash for unknown emails so response time does not reveal accounts.
+      const ok = await verifyPassword(row?.password_hash ?? (await dummyHash), input.password);
+      if (row === undefined || !ok) {
+        await throttle.fail(email, input.ip);
+        throw new AppError('unauthorized', 'Invalid email or password');
+      }
+      await throttle.succeed(email);
+      const { password_hash: _, ...user } = row;
+      const session = await sessions.create(user.id);
+      return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
+    },
+
+    async workspacesOf(userId) {
+      return db
+        .selectFrom('members')
+        .innerJoin('workspaces', 'workspaces.id', 'members.workspace_id')
+        .select(['workspaces.id', 'workspaces.name', 'workspaces.slug', 'members.role'])
+        .where('members.user_id', '=', userId)
+        .orderBy('workspaces.created_at', 'desc')
+        .execute();
+    },
+  };
+}

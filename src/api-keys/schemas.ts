@@ -1,0 +1,33 @@
+import { Type } from 'typebox';
+import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+
+const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]);
+const Kind = Type.Union([Type.Literal('personal'), Type.Literal('team')]);
+
+export const ApiKeyBody = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Kind,
+  role: RoleSchema,
+  user_id: Type.Union([Type.String(), Type.Null()]),
+  hint: Type.String(),
+  created_at: Timestamp,
+  created_by: Type.String(),
+  last_used_at: NullableTimestamp,
+});
+
+export const ApiKeyWithSecret = Type.Intersect([ApiKeyBody, Type.Object({ key: Type.String() })]);
+
+export const CreateApiKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    kind: Kind,
+    role: Type.Optional(Type.Union([Type.Literal('admin'), Type.Literal('viewer')])),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiKeyParams = Type.Object({
+  slug: Type.Optional(Type.String({ maxLength: 200 })),
+  id: Type.String({ maxLength: 100 }),
+});

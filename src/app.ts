@@ -1,0 +1,90 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { registerAccountRoutes } from './accounts/routes.js';
+import { registerApiKeyRoutes } from './api-keys/routes.js';
+import { newId } from './auth/credentials.js';
+import { createAccess } from './http/access.js';
+import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
+import { registerHealthRoutes } from './http/health.js';
+import { registerIdempotency } from './http/idempotency.js';
+import { createValidatorCompiler } from './http/validation.js';
+import type { Services } from './services.js';
+import { registerWorkspaceRoutes } from './workspaces/routes.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
+export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: services.config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : newId('req');
+    },
+    frameworkErrors: (error, request, reply) => sendError(request, reply, toAppError(error)),
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorateRequest('principal', null);
+  app.decorateRequest('workspaceContext', null);
+  app.decorateRequest('idempotency', null);
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+  // One JSON line per request; URLs are logged without their query, headers never.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+        request_id: request.id,
+        workspace_id: request.workspaceContext?.workspace.id ?? null,
+      },
+      'request',
+    );
+  });
+
+  registerErrorHandling(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tooken API',
+        version: '1',
+        description: 'Issue, verify, revoke and audit bearer credentials.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (tok_live_…) or a token (tkn_…)',
+          },
+          session: { type: 'apiKey', in: 'cookie', name: 'tooken_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const access = createAccess(services);
+  registerIdempotency(app, services.idempotency);
+  registerHealthRoutes(app, services);
+  registerAccountRoutes(app, services, access);
+  registerWorkspaceRoutes(app, services, access);
+  registerApiKeyRoutes(app, services, access);
+  return app;
+}

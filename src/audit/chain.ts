@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+
+/** The tamper-evident hash chain of SPEC §8.4. */
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface ChainedFields {
+  id: string;
+  event: string;
+  created_at: string;
+  actor: unknown;
+  target: unknown;
+  changes: unknown;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+}
+
+/** `JSON.stringify` with object keys sorted at every depth. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+export function chainHash(prevHash: string, entry: ChainedFields): string {
+  const body = canonicalJson([
+    entry.id,
+    entry.event,
+    entry.created_at,
+    entry.actor,
+    entry.target,
+    entry.changes,
+    entry.ip,
+    entry.user_agent,
+    entry.request_id,
+  ]);
+  return createHash('sha256').update(`${prevHash}\n${body}`, 'utf8').digest('hex');
+}

@@ -1,0 +1,122 @@
+import { newId } from '../auth/credentials.js';
+import { type Clock, iso } from '../clock.js';
+import type { AuditLogTable, Tx } from '../db/schema.js';
+import { type ChainedFields, chainHash, GENESIS_HASH } from './chain.js';
+
+export interface Actor {
+  type: 'user' | 'api_key' | 'token' | 'system';
+  id: string | null;
+  name: string | null;
+  /** The member a personal API key belongs to. */
+  user_id?: string;
+}
+
+export interface Target {
+  type: string;
+  id: string;
+  name: string | null;
+}
+
+/** Where a change came from: copied into its audit entry. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+export const SYSTEM_META: RequestMeta = { ip: null, userAgent: null, requestId: null };
+
+export type Changes = Record<string, { from: unknown; to: unknown }>;
+
+export interface AuditInput {
+  workspaceId: string;
+  event: string;
+  actor: Actor;
+  target: Target | null;
+  changes?: Changes | null;
+  meta: RequestMeta;
+}
+
+export interface AuditService {
+  /** Appends an entry inside the caller's transaction, extending the workspace's hash chain. */
+  record(tx: Tx, input: AuditInput): Promise<string>;
+}
+
+/** The fields that form an entry as the API shows it and as the chain hashes it. */
+export function chainedFields(row: AuditLogTable): ChainedFields {
+  const actor: Actor = { type: row.actor_type, id: row.actor_id, name: row.actor_name };
+  if (row.actor_user_id !== null) actor.user_id = row.actor_user_id;
+  return {
+    id: row.id,
+    event: row.event,
+    created_at: iso(row.created_at),
+    actor,
+    target:
+      row.target_id === null ? null : { type: row.target_type, id: row.target_id, name: row.target_name },
+    changes: row.changes === null ? null : JSON.parse(row.changes),
+    ip: row.ip,
+    user_agent: row.user_agent,
+    request_id: row.request_id,
+  };
+}
+
+export function createAuditService({ clock }: { clock: Clock }): AuditService {
+  return {
+    async record(tx, input) {
+      // Bumping the head row takes its lock (PostgreSQL) inside the transaction, so appends to one
+      // workspace's chain are serialised and the chain never forks. SQLite has a single writer.
+      let head = await tx
+        .updateTable('audit_heads')
+        .set((eb) => ({ seq: eb('seq', '+', 1) }))
+        .where('workspace_id', '=', input.workspaceId)
+        .returning(['seq', 'hash'])
+        .executeTakeFirst();
+      if (head === undefined) {
+        head = { seq: 1, hash: GENESIS_HASH };
+        await tx
+          .insertInto('audit_heads')
+          .values({ workspace_id: input.workspaceId, ...head })
+          .execute();
+      }
+      const row: AuditLogTable = {
+        id: newId('aud'),
+        workspace_id: input.workspaceId,
+        seq: Number(head.seq),
+        event: input.event,
+        created_at: clock(),
+        actor_type: input.actor.type,
+        actor_id: input.actor.id,
+        actor_name: input.actor.name,
+        actor_user_id: input.actor.user_id ?? null,
+        target_type: input.target?.type ?? null,
+        target_id: input.target?.id ?? null,
+        target_name: input.target?.name ?? null,
+        changes: input.changes ? JSON.stringify(input.changes) : null,
+        ip: input.meta.ip,
+        user_agent: input.meta.userAgent,
+        request_id: input.meta.requestId,
+        prev_hash: head.hash,
+        hash: '',
+      };
+      row.hash = chainHash(head.hash, chainedFields(row));
+      await tx.insertInto('audit_log').values(row).execute();
+      await tx
+        .updateTable('audit_heads')
+        .set({ hash: row.hash })
+        .where('workspace_id', '=', input.workspaceId)
+        .execute();
+      return row.id;
+    },
+  };
+}
+
+/** `{field: {from, to}}` for every field of `next` whose value differs from `prev` (null if none). */
+export function diffFields<T extends Record<string, unknown>>(prev: T, next: Partial<T>): Changes | null {
+  const changes: Changes = {};
+  for (const [field, to] of Object.entries(next)) {
+    if (to === undefined) continue;
+    const from = prev[field];
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };
+  }
+  return Object.keys(changes).length > 0 ? changes : null;
+}

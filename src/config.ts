@@ -1,0 +1,139 @@
+import path from 'node:path';
+
+/** How new accounts may be created (SPEC §2.4). */
+export type SignupMode = 'first-user' | 'open' | 'closed';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Base of links in emails and `accept_url`, without a trailing slash. */
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  /** `sqlite:<file>` for the embedded default, or a `postgres://` URL. */
+  readonly databaseUrl: string;
+  readonly secretKey: string | null;
+  readonly signup: SignupMode;
+  readonly smtpUrl: string | null;
+  readonly emailFrom: string;
+  readonly rateLimitPerMinute: number;
+  readonly verifyRateLimitPerMinute: number;
+  readonly webhookAllowPrivate: boolean;
+  readonly logLevel: LogLevel;
+  readonly trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SIGNUP_MODES: readonly SignupMode[] = ['first-user', 'open', 'closed'];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The only reader of the environment. Collects every problem so that a bad start-up prints one
+ * clear line per bad variable, then throws a ConfigError.
+ */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+    return fallback;
+  };
+
+  const port = integer('TOOKEN_PORT', 8080, 0, 65535);
+  const host = read('TOOKEN_HOST') ?? '127.0.0.1';
+  const dataDir = path.resolve(cwd, read('TOOKEN_DATA_DIR') ?? './tooken-data');
+
+  let databaseUrl = `sqlite:${path.join(dataDir, 'tooken.db')}`;
+  const rawDb = read('TOOKEN_DATABASE_URL');
+  if (rawDb !== undefined) {
+    if (/^postgres(ql)?:\/\//.test(rawDb)) {
+      try {
+        new URL(rawDb);
+        databaseUrl = rawDb;
+      } catch {
+        problems.push('TOOKEN_DATABASE_URL is not a valid URL');
+      }
+    } else if (rawDb.startsWith('sqlite:')) {
+      databaseUrl = `sqlite:${path.resolve(cwd, rawDb.slice('sqlite:'.length))}`;
+    } else {
+      problems.push('TOOKEN_DATABASE_URL must start with postgres://, postgresql:// or sqlite:');
+    }
+  }
+
+  let publicUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const rawPublic = read('TOOKEN_PUBLIC_URL');
+  if (rawPublic !== undefined) {
+    try {
+      const url = new URL(rawPublic);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+      publicUrl = rawPublic.replace(/\/+$/, '');
+    } catch {
+      problems.push(`TOOKEN_PUBLIC_URL must be an http(s) URL (got "${rawPublic}")`);
+    }
+  }
+
+  const secretKey = read('TOOKEN_SECRET_KEY') ?? null;
+  if (secretKey !== null && Buffer.from(secretKey, 'base64').length !== 32) {
+    problems.push('TOOKEN_SECRET_KEY must be 32 bytes encoded as base64');
+  }
+
+  const smtpUrl = read('TOOKEN_SMTP_URL') ?? null;
+  if (smtpUrl !== null && !/^smtps?:\/\/[^/]+/.test(smtpUrl)) {
+    problems.push('TOOKEN_SMTP_URL must look like smtp://user:pass@host:port');
+  }
+  const emailFrom = read('TOOKEN_EMAIL_FROM') ?? 'Tooken <tooken@localhost>';
+
+  const config: Config = {
+    port,
+    host,
+    publicUrl,
+    dataDir,
+    databaseUrl,
+    secretKey,
+    signup: oneOf('TOOKEN_SIGNUP', SIGNUP_MODES, 'first-user'),
+    smtpUrl,
+    emailFrom,
+    rateLimitPerMinute: integer('TOOKEN_RATE_LIMIT_PER_MINUTE', 1000, 1, 100_000_000),
+    verifyRateLimitPerMinute: integer('TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE', 6_000_000, 1, 1_000_000_000),
+    webhookAllowPrivate: boolean('TOOKEN_WEBHOOK_ALLOW_PRIVATE', false),
+    logLevel: oneOf('TOOKEN_LOG_LEVEL', LOG_LEVELS, 'info'),
+    trustProxy: boolean('TOOKEN_TRUST_PROXY', false),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+export function isPostgres(config: Pick<Config, 'databaseUrl'>): boolean {
+  return !config.databaseUrl.startsWith('sqlite:');
+}

@@ -1,0 +1,94 @@
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { constantTimeEqual } from '../auth/credentials.js';
+import { type Grant, isAllowed, type Permission } from '../auth/permissions.js';
+import { type Principal, presentedCredential, resolveApiKey, sessionRequired } from '../auth/principal.js';
+import { AppError, forbidden, notFound, unauthorizedKey } from '../errors.js';
+import type { Services } from '../services.js';
+import type { WorkspaceContext } from './context.js';
+
+const UNSAFE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+/**
+ * The one place where every request's caller is resolved and checked, in this order:
+ * credential (401) → CSRF for cookie sessions (403) → workspace (404) → rate limit (429) →
+ * permission (403). Nothing is read or changed before these pass.
+ */
+export function createAccess(services: Services) {
+  const { db, sessions, usage, clock, workspaces, rateLimiter, config } = services;
+
+  async function authenticate(request: FastifyRequest): Promise<Principal> {
+    const presented = presentedCredential(request.headers.authorization, request.headers.cookie);
+    if (presented === null) throw unauthorizedKey();
+    if (presented.kind === 'bearer') return resolveApiKey(db, presented.secret, usage, clock);
+    const session = await sessions.resolve(presented.secret);
+    if (session === null) throw new AppError('unauthorized', 'Your session has expired; sign in again');
+    if (UNSAFE_METHODS.has(request.method)) {
+      const header = request.headers['x-csrf-token'];
+      if (typeof header !== 'string' || !constantTimeEqual(header, session.csrfToken)) {
+        throw forbidden('Missing or invalid X-CSRF-Token header');
+      }
+    }
+    return session;
+  }
+
+  async function resolveWorkspace(request: FastifyRequest, principal: Principal): Promise<WorkspaceContext> {
+    const slug = (request.params as { slug?: string }).slug;
+    if (principal.type === 'session') {
+      if (slug === undefined) {
+        throw new AppError(
+          'bad_request',
+          'A dashboard session selects its workspace in the path: /v1/workspaces/{slug}/…',
+        );
+      }
+      const workspace = await workspaces.bySlug(slug);
+      const role = workspace ? await workspaces.roleOf(workspace.id, principal.user.id) : null;
+      if (workspace === undefined || role === null) throw notFound('Workspace');
+      return { principal, workspace, role, grant: { via: 'session', role }, userId: principal.user.id };
+    }
+    const workspace = await workspaces.byId(principal.workspaceId);
+    // A credential only ever reaches its own workspace; another slug is 404, never 403 (SPEC §2.2).
+    if (workspace === undefined || (slug !== undefined && slug !== workspace.slug))
+      throw notFound('Workspace');
+    const grant: Grant = { via: 'api_key', role: principal.role };
+    return { principal, workspace, role: principal.role, grant, userId: principal.userId };
+  }
+
+  async function applyRateLimit(reply: FastifyReply, workspaceId: string): Promise<void> {
+    const result = await rateLimiter.hit(`api:${workspaceId}`, config.rateLimitPerMinute);
+    reply.header('x-ratelimit-limit', result.limit);
+    reply.header('x-ratelimit-remaining', result.remaining);
+    reply.header('x-ratelimit-reset', result.reset);
+    if (!result.allowed) {
+      throw new AppError('rate_limited', 'Rate limit exceeded for this workspace; retry after the reset', {
+        headers: { 'retry-after': String(result.retryAfter) },
+      });
+    }
+  }
+
+  return {
+    /** Any signed-in dashboard user; bearer credentials get 403. */
+    session(): onRequestAsyncHookHandler {
+      return async (request) => {
+        const principal = await authenticate(request);
+        if (principal.type !== 'session') throw sessionRequired();
+        request.principal = principal;
+      };
+    },
+    /** A workspace route: resolves the workspace from the path or the credential, then checks. */
+    workspace(permission: Permission): onRequestAsyncHookHandler {
+      return async (request, reply) => {
+        const principal = await authenticate(request);
+        request.principal = principal;
+        const context = await resolveWorkspace(request, principal);
+        await applyRateLimit(reply, context.workspace.id);
+        if (!isAllowed(context.grant, permission)) {
+          if (permission === 'workspace.delete' && context.grant.via !== 'session') throw sessionRequired();
+          throw forbidden();
+        }
+        request.workspaceContext = context;
+      };
+    },
+  };
+}
+
+export type Access = ReturnType<typeof createAccess>;

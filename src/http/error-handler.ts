@@ -1,0 +1,101 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode, type ErrorDetail } from '../errors.js';
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** `/scopes/0` → `scopes[0]`; required/additional properties name the property itself. */
+function fieldOf(error: AjvError): string {
+  const parts = error.instancePath.split('/').filter(Boolean);
+  const extra = error.params.missingProperty ?? error.params.additionalProperty;
+  if (typeof extra === 'string') parts.push(extra);
+  return parts.reduce(
+    (acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),
+    '',
+  );
+}
+
+function messageOf(error: AjvError): string {
+  if (error.keyword === 'additionalProperties') return 'is not a known field';
+  if (error.keyword === 'required') return 'is required';
+  return error.message ?? 'is invalid';
+}
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  422: 'unprocessable_entity',
+  429: 'rate_limited',
+};
+
+/** Turns anything thrown into an AppError; internals never reach the response. */
+export function toAppError(error: FastifyError | AppError | Error): AppError {
+  if (error instanceof AppError) return error;
+  const fastifyError = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
+  if (Array.isArray(fastifyError.validation)) {
+    const context = fastifyError.validationContext ?? 'body';
+    const details: ErrorDetail[] = fastifyError.validation.map((e) => ({
+      field: fieldOf(e) || context,
+      message: messageOf(e),
+    }));
+    const first = details[0];
+    const summary = first ? `${first.field} ${first.message}` : 'The request is invalid';
+    return new AppError('bad_request', `Invalid ${context}: ${summary}`, { details });
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body is larger than 1 MiB');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('bad_request', 'The request body must be JSON (Content-Type: application/json)');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('bad_request', 'The request body is empty but Content-Type is application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('bad_request', 'The request body is not valid JSON');
+    case 'FST_ERR_BAD_URL':
+      return new AppError('bad_request', 'The request URL is malformed');
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    if (error instanceof SyntaxError)
+      return new AppError('bad_request', 'The request body is not valid JSON');
+    return new AppError(STATUS_CODES[status] ?? 'bad_request', 'The request could not be processed');
+  }
+  return new AppError('internal_error', 'Something went wrong on our side; the request id identifies it', {
+    cause: error,
+  });
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, appError: AppError): FastifyReply {
+  if (appError.headers) reply.headers(appError.headers);
+  return reply
+    .code(appError.status)
+    .type('application/json; charset=utf-8')
+    .send({
+      error: appError.code,
+      message: appError.message,
+      status: appError.status,
+      request_id: request.id,
+      ...(appError.details ? { details: appError.details } : {}),
+    });
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error as FastifyError);
+    if (appError.status >= 500) {
+      request.log.error({ err: appError.cause ?? error, request_id: request.id }, 'request failed');
+    }
+    return sendError(request, reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new AppError('not_found', 'No such route')),
+  );
+}

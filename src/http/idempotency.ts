@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { canonicalJson } from '../audit/chain.js';
+import { badField } from '../errors.js';
+import type { IdempotencyStore } from '../idempotency/store.js';
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * `Idempotency-Key` on authenticated POSTs (SPEC §3): the first response (below 500) is kept for
+ * 24 h and replayed to the same caller; the same key with another path or body is 409.
+ */
+export function registerIdempotency(app: FastifyInstance, store: IdempotencyStore): void {
+  app.addHook('preHandler', async (request, reply) => {
+    const header = request.headers['idempotency-key'];
+    if (request.method !== 'POST' || header === undefined || request.principal === null) return;
+    if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
+      throw badField('Idempotency-Key', 'must be 1–255 printable ASCII characters');
+    }
+    const { digest: scope, sealKey } = request.principal;
+    const fingerprint = createHash('sha256')
+      .update(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`)
+      .digest('hex');
+    const begun = await store.begin(scope, header, fingerprint, sealKey);
+    if (begun.kind === 'replay') {
+      return reply
+        .code(begun.status)
+        .header('idempotent-replayed', 'true')
+        .type('application/json; charset=utf-8')
+        .send(begun.body);
+    }
+    request.idempotency = { scope, key: header, sealKey };
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const pending = request.idempotency;
+    if (pending === null) return payload;
+    request.idempotency = null;
+    if (reply.statusCode >= 500 || typeof payload !== 'string') {
+      await store.abandon(pending.scope, pending.key);
+    } else {
+      await store.complete(pending.scope, pending.key, reply.statusCode, payload, pending.sealKey);
+    }
+    return payload;
+  });
+}

@@ -1,0 +1,58 @@
+import { Type } from 'typebox';
+import { Timestamp } from '../http/schemas.js';
+import { SLUG_PATTERN } from './slug.js';
+
+export const CUSTOM_SCOPE_PATTERN = '^[a-z][a-z0-9_-]*(:[a-z0-9_*-]+)+$';
+
+const Slug = Type.String({ pattern: SLUG_PATTERN, maxLength: 48 });
+const Name = Type.String({ minLength: 1, maxLength: 100 });
+const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]);
+const LeakPolicy = Type.Union([Type.Literal('revoke'), Type.Literal('notify')]);
+
+export const CreateWorkspaceBody = Type.Object(
+  { name: Name, slug: Type.Optional(Slug) },
+  { additionalProperties: false },
+);
+
+export const WorkspaceBody = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  slug: Type.String(),
+  role: RoleSchema,
+  created_at: Timestamp,
+});
+
+export const SettingsBody = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  slug: Type.String(),
+  timezone: Type.String(),
+  default_token_expiration_days: Type.Union([Type.Integer(), Type.Null()]),
+  audit_log_retention_days: Type.Integer(),
+  custom_scopes: Type.Array(Type.String()),
+  leak_policy: LeakPolicy,
+  created_at: Timestamp,
+});
+
+export const SettingsPatchBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    slug: Type.Optional(Slug),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    default_token_expiration_days: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 365 }), Type.Null()]),
+    ),
+    audit_log_retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
+    custom_scopes: Type.Optional(
+      Type.Array(Type.String({ pattern: CUSTOM_SCOPE_PATTERN, maxLength: 100 }), { maxItems: 200 }),
+    ),
+    leak_policy: Type.Optional(LeakPolicy),
+  },
+  { additionalProperties: false },
+);
+
+export const DeleteWorkspaceBody = Type.Object(
+  { confirm: Type.String({ maxLength: 100 }) },
+  { additionalProperties: false },
+);
+export const DeleteWorkspaceParams = Type.Object({ slug: Type.String({ maxLength: 200 }) });

@@ -1,0 +1,207 @@
+import { type AuditService, diffFields, type RequestMeta } from '../audit/service.js';
+import { newId } from '../auth/credentials.js';
+import { isBuiltInScope } from '../auth/permissions.js';
+import { actorOf, type Principal } from '../auth/principal.js';
+import type { User } from '../auth/sessions.js';
+import type { Clock } from '../clock.js';
+import { isUniqueViolation } from '../db/dialect.js';
+import type { Db, Role, WorkspacesTable } from '../db/schema.js';
+import { badField } from '../errors.js';
+import { slugFromName, slugWithSuffix } from './slug.js';
+import { canonicalTimezone } from './timezone.js';
+
+export type Workspace = WorkspacesTable;
+
+export interface SettingsPatch {
+  name?: string;
+  slug?: string;
+  timezone?: string;
+  default_token_expiration_days?: number | null;
+  audit_log_retention_days?: number;
+  custom_scopes?: string[];
+  leak_policy?: 'revoke' | 'notify';
+}
+
+export interface Settings {
+  id: string;
+  name: string;
+  slug: string;
+  timezone: string;
+  default_token_expiration_days: number | null;
+  audit_log_retention_days: number;
+  custom_scopes: string[];
+  leak_policy: 'revoke' | 'notify';
+  created_at: number;
+}
+
+export interface WorkspaceService {
+  create(
+    user: User,
+    input: { name: string; slug?: string | undefined },
+    meta: RequestMeta,
+  ): Promise<Workspace>;
+  listForUser(
+    userId: string,
+    page: number,
+    perPage: number,
+  ): Promise<{ rows: (Workspace & { role: Role })[]; total: number }>;
+  bySlug(slug: string): Promise<Workspace | undefined>;
+  byId(id: string): Promise<Workspace | undefined>;
+  roleOf(workspaceId: string, userId: string): Promise<Role | null>;
+  updateSettings(
+    workspace: Workspace,
+    principal: Principal,
+    patch: SettingsPatch,
+    meta: RequestMeta,
+  ): Promise<Workspace>;
+  remove(workspace: Workspace, confirm: string): Promise<void>;
+}
+
+export function settingsOf(ws: Workspace): Settings {
+  return { ...ws, custom_scopes: JSON.parse(ws.custom_scopes) as string[] };
+}
+
+export function createWorkspaceService({
+  db,
+  clock,
+  audit,
+}: {
+  db: Db;
+  clock: Clock;
+  audit: AuditService;
+}): WorkspaceService {
+  const taken = async (slug: string) =>
+    (await db.selectFrom('workspaces').select('id').where('slug', '=', slug).executeTakeFirst()) !==
+    undefined;
+
+  return {
+    async create(user, input, meta) {
+      let slug = input.slug ?? slugFromName(input.name);
+      if (input.slug === undefined) {
+        for (let n = 2; (await taken(slug)) && n < 1000; n++)
+          slug = slugWithSuffix(slugFromName(input.name), n);
+      }
+      const workspace: Workspace = {
+        id: newId('ws'),
+        name: input.name,
+        slug,
+        timezone: 'UTC',
+        default_token_expiration_days: 90,
+        audit_log_retention_days: 90,
+        custom_scopes: '[]',
+        leak_policy: 'revoke',
+        created_at: clock(),
+      };
+      try {
+        await db.transaction().execute(async (tx) => {
+          await tx.insertInto('workspaces').values(workspace).execute();
+          await tx
+            .insertInto('members')
+            .values({
+              workspace_id: workspace.id,
+              user_id: user.id,
+              role: 'owner',
+              joined_at: workspace.created_at,
+            })
+            .execute();
+          await audit.record(tx, {
+            workspaceId: workspace.id,
+            event: 'workspace.created',
+            actor: { type: 'user', id: user.id, name: user.email },
+            target: { type: 'workspace', id: workspace.id, name: workspace.name },
+            meta,
+          });
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
+        throw error;
+      }
+      return workspace;
+    },
+
+    async listForUser(userId, page, perPage) {
+      const base = db
+        .selectFrom('members')
+        .innerJoin('workspaces', 'workspaces.id', 'members.workspace_id')
+        .where('members.user_id', '=', userId);
+      const [rows, count] = await Promise.all([
+        base
+          .selectAll('workspaces')
+          .select('members.role')
+          .orderBy('workspaces.created_at', 'desc')
+          .orderBy('workspaces.id', 'desc')
+          .limit(perPage)
+          .offset((page - 1) * perPage)
+          .execute(),
+        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { rows, total: Number(count.n) };
+    },
+
+    bySlug: (slug) => db.selectFrom('workspaces').selectAll().where('slug', '=', slug).executeTakeFirst(),
+    byId: (id) => db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst(),
+
+    async roleOf(workspaceId, userId) {
+      const row = await db
+        .selectFrom('members')
+        .select('role')
+        .where('workspace_id', '=', workspaceId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return row?.role ?? null;
+    },
+
+    async updateSettings(workspace, principal, patch, meta) {
+      const next: Partial<Settings> = { ...patch };
+      if (patch.timezone !== undefined) {
+        const zone = canonicalTimezone(patch.timezone);
+        if (zone === null)
+          throw badField('timezone', `Unknown IANA timezone "${patch.timezone}"`, 'unprocessable_entity');
+        next.timezone = zone;
+      }
+      if (patch.custom_scopes !== undefined) {
+        const builtIn = patch.custom_scopes.findIndex(isBuiltInScope);
+        if (builtIn >= 0) {
+          throw badField(
+            `custom_scopes[${builtIn}]`,
+            `"${patch.custom_scopes[builtIn]}" is a built-in scope`,
+          );
+        }
+        next.custom_scopes = [...new Set(patch.custom_scopes)];
+      }
+      const changes = diffFields(settingsOf(workspace) as unknown as Record<string, unknown>, next);
+      if (changes === null) return workspace;
+      const updated: Workspace = {
+        ...workspace,
+        ...(next as Partial<Workspace>),
+        custom_scopes: JSON.stringify(next.custom_scopes ?? settingsOf(workspace).custom_scopes),
+      };
+      try {
+        await db.transaction().execute(async (tx) => {
+          const { id: _, created_at: __, ...columns } = updated;
+          await tx.updateTable('workspaces').set(columns).where('id', '=', workspace.id).execute();
+          await audit.record(tx, {
+            workspaceId: workspace.id,
+            event: 'workspace.settings_changed',
+            actor: actorOf(principal),
+            target: { type: 'workspace', id: workspace.id, name: updated.name },
+            changes,
+            meta,
+          });
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
+        throw error;
+      }
+      return updated;
+    },
+
+    async remove(workspace, confirm) {
+      if (confirm !== workspace.slug) {
+        throw badField('confirm', 'Type the workspace slug to confirm deletion');
+      }
+      // Members, keys, invitations, audit entries and (later) tokens go with it (ON DELETE CASCADE).
+      await db.deleteFrom('workspaces').where('id', '=', workspace.id).execute();
+    },
+  };
+}

@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import type { Clock } from '../src/clock.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
+import { createLogger } from '../src/logger.js';
+import { createServices, type Services } from '../src/services.js';
+
+/** The databases every API test runs on: SQLite always, PostgreSQL when asked for. */
+export function dialects(): DialectName[] {
+  return process.env.TOOKEN_TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+/** A clock the test moves by hand. */
+export interface TestClock {
+  now: Clock;
+  set(ms: number): void;
+  advance(ms: number): void;
+}
+
+export function testClock(start = Date.parse('2026-01-15T09:00:00.000Z')): TestClock {
+  let current = start;
+  return { now: () => current, set: (ms) => (current = ms), advance: (ms) => (current += ms) };
+}
+
+/** A fresh, empty database of the given dialect; `drop()` removes it. */
+export async function freshDatabase(dialect: DialectName): Promise<{ url: string; drop(): Promise<void> }> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tooken-test-'));
+    return {
+      url: `sqlite:${path.join(dir, 'tooken.db')}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const base = process.env.TOOKEN_TEST_DATABASE_URL;
+  if (!base) throw new Error('TOOKEN_TEST_DATABASE_URL is not set');
+  const name = `tooken_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: base });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  services: Services;
+  database: DatabaseHandle;
+  clock: TestClock;
+  /** Every log line the app wrote. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function createTestApp(
+  dialect: DialectName,
+  env: Record<string, string> = {},
+  options: { databaseUrl?: string } = {},
+): Promise<TestApp> {
+  const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
+  const databaseUrl = options.databaseUrl ?? fresh?.url ?? '';
+  const config: Config = loadConfig(
+    { TOOKEN_DATABASE_URL: databaseUrl, TOOKEN_SIGNUP: 'open', ...env },
+    tmpdir(),
+  );
+  const database = openDatabase(config.databaseUrl);
+  await migrateToLatest(database.db);
+  const clock = testClock();
+  const services = createServices({ config, database, clock: clock.now });
+  services.ready.migrated = true;
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const app = await buildApp(services, createLogger('debug', sink));
+  await app.ready();
+  return {
+    app,
+    services,
+    database,
+    clock,
+    logs,
+    async close() {
+      await app.close();
+      await database.close();
+      await fresh?.drop();
+    },
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies in tests are read loosely
+export type Json = Record<string, any>;
+
+export function json(res: LightMyRequestResponse): Json {
+  return res.json() as Json;
+}
+
+/** A signed-in dashboard user: the cookie and CSRF header to send. */
+export interface Session {
+  user: Json;
+  cookie: string;
+  csrf: string;
+  headers: Record<string, string>;
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}${counter}-${randomBytes(3).toString('hex')}@example.com`;
+}
+
+export const PASSWORD = 'correct horse battery';
+
+export async function signup(app: FastifyInstance, email = uniqueEmail()): Promise<Session> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/signup',
+    payload: { email, password: PASSWORD },
+  });
+  if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
+  return sessionFrom(res);
+}
+
+export function sessionFrom(res: LightMyRequestResponse): Session {
+  const setCookie = String(res.headers['set-cookie']);
+  const cookie = setCookie.split(';')[0] ?? '';
+  const body = json(res);
+  return {
+    user: body.user,
+    cookie,
+    csrf: body.csrf_token,
+    headers: { cookie, 'x-csrf-token': body.csrf_token },
+  };
+}
+
+export async function createWorkspace(app: FastifyInstance, session: Session, name = 'Acme'): Promise<Json> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/workspaces',
+    headers: session.headers,
+    payload: { name },
+  });
+  if (res.statusCode !== 201) throw new Error(`workspace failed: ${res.statusCode} ${res.body}`);
+  return json(res);
+}
+
+export function bearer(secret: string): Record<string, string> {
+  return { authorization: `Bearer ${secret}` };
+}
+
+export async function createApiKey(
+  app: FastifyInstance,
+  session: Session,
+  slug: string,
+  payload: Json = { name: `key-${randomBytes(3).toString('hex')}`, kind: 'team' },
+): Promise<Json> {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/workspaces/${slug}/api-keys`,
+    headers: session.headers,
+    payload,
+  });
+  if (res.statusCode !== 201) throw new Error(`api key failed: ${res.statusCode} ${res.body}`);
+  return json(res);
+}
+
+/** Adds a user to a workspace directly (the members API arrives with invitations). */
+export async function addMember(
+  services: Services,
+  workspaceId: string,
+  userId: string,
+  role: 'owner' | 'admin' | 'viewer',
+) {
+  await services.db
+    .insertInto('members')
+    .values({ workspace_id: workspaceId, user_id: userId, role, joined_at: services.clock() })
+    .execute();
+}
