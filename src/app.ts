@@ -3,13 +3,18 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { registerAccountRoutes } from './accounts/routes.js';
 import { registerApiKeyRoutes } from './api-keys/routes.js';
+import { registerAuditRoutes } from './audit/routes.js';
 import { newId } from './auth/credentials.js';
 import { createAccess } from './http/access.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
 import { registerHealthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
+import { logRequest } from './http/request-log.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { registerMemberRoutes } from './members/routes.js';
 import type { Services } from './services.js';
+import { registerTokenRoutes } from './tokens/routes.js';
+import { registerWebhookRoutes } from './webhooks/routes.js';
 import { registerWorkspaceRoutes } from './workspaces/routes.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -27,7 +32,11 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : newId('req');
     },
-    frameworkErrors: (error, request, reply) => sendError(request, reply, toAppError(error)),
+    // A bad URL is answered before routing, so no hooks run: send and log it here.
+    frameworkErrors: (error, request, reply) => {
+      sendError(request, reply, toAppError(error));
+      logRequest(request, reply);
+    },
     routerOptions: { maxParamLength: 200 },
   });
   app.setValidatorCompiler(createValidatorCompiler());
@@ -39,21 +48,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     reply.header('x-request-id', request.id);
     return payload;
   });
-  // One JSON line per request; URLs are logged without their query, headers never.
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? null,
-        path: request.url.split('?')[0],
-        status: reply.statusCode,
-        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
-        request_id: request.id,
-        workspace_id: request.workspaceContext?.workspace.id ?? null,
-      },
-      'request',
-    );
-  });
+  app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
 
   registerErrorHandling(app);
   await app.register(swagger, {
@@ -86,5 +81,9 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   registerAccountRoutes(app, services, access);
   registerWorkspaceRoutes(app, services, access);
   registerApiKeyRoutes(app, services, access);
+  registerTokenRoutes(app, services, access);
+  registerMemberRoutes(app, services, access);
+  registerAuditRoutes(app, services, access);
+  registerWebhookRoutes(app, services, access);
   return app;
 }

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
+import { loadServerKey } from './auth/server-key.js';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase } from './db/database.js';
+import { createJobRunner } from './jobs/schedule.js';
 import { createServices, type Services } from './services.js';
 
 const USAGE_FLUSH_MS = 5_000;
+const LIMIT_SYNC_MS = 1_000;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -20,8 +23,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const database = openDatabase(config.databaseUrl);
   const applied = await migrateToLatest(database.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
-  const services = createServices({ config, database, clock: systemClock });
+  const services = createServices({
+    config,
+    database,
+    clock: systemClock,
+    serverKey: loadServerKey(config, logger),
+    onError: (error) => logger.error({ err: error }, 'cluster notification error'),
+  });
   services.ready.migrated = true;
+  await services.notifier.start();
   const app = await buildApp(services, logger);
   const url = await app.listen({ port: config.port, host: config.host });
   logger.info({ url, database: database.dialect }, 'tooken is listening');
@@ -30,13 +40,25 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     services.usage.flush().catch((error: unknown) => logger.error({ err: error }, 'usage flush failed'));
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_MS);
   usageTimer.unref();
+  const limitTimer = setInterval(() => {
+    services.verifyLimiter
+      .sync()
+      .catch((error: unknown) => logger.error({ err: error }, 'rate-limit sync failed'));
+  }, LIMIT_SYNC_MS);
+  limitTimer.unref();
+  const jobs = createJobRunner(services, logger);
+  await jobs.start();
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(usageTimer);
+      clearInterval(limitTimer);
       await app.close(); // stops accepting, drains in-flight requests
+      await jobs.stop();
       await flushUsage();
+      await services.notifier.stop();
+      services.mailer?.close();
       await database.close();
     })();
     return stopping;

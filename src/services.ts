@@ -4,12 +4,23 @@ import { type ApiKeyService, createApiKeyService } from './api-keys/service.js';
 import { type AuditService, createAuditService } from './audit/service.js';
 import { createSessionStore, type SessionStore } from './auth/sessions.js';
 import type { Clock } from './clock.js';
+import { createLocalNotifier, type Notifier, PostgresNotifier } from './cluster/notifier.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { Db } from './db/schema.js';
+import { createMailer, type Mailer } from './email/mailer.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store.js';
+import { createInvitationService, type InvitationService } from './invitations/service.js';
+import { createMemberService, type MemberService } from './members/service.js';
 import { createDbRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
+import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/local-limiter.js';
+import { createTokenCache, type TokenCache } from './tokens/cache.js';
+import { createTokenService, type TokenService } from './tokens/service.js';
+import { emitTokensUsed } from './tokens/used-events.js';
+import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
+import { createWebhookService, type WebhookService } from './webhooks/service.js';
+import { type Resolve, systemResolve } from './webhooks/url-guard.js';
 import { createWorkspaceService, type WorkspaceService } from './workspaces/service.js';
 
 /** Every long-lived object of one node, created once in `main.ts` (or per test). */
@@ -18,6 +29,8 @@ export interface Services {
   database: DatabaseHandle;
   db: Db;
   clock: Clock;
+  /** The server's own key (TOOKEN_SECRET_KEY or generated), for secrets kept readable. */
+  serverKey: Buffer;
   usage: UsageBuffer;
   audit: AuditService;
   sessions: SessionStore;
@@ -25,6 +38,18 @@ export interface Services {
   workspaces: WorkspaceService;
   apiKeys: ApiKeyService;
   rateLimiter: RateLimiter;
+  verifyLimiter: LocalRateLimiter;
+  notifier: Notifier;
+  tokenCache: TokenCache;
+  verifier: Verifier;
+  tokens: TokenService;
+  members: MemberService;
+  invitations: InvitationService;
+  webhooks: WebhookService;
+  /** DNS for webhook hosts: checked at save and before every send. */
+  resolveHost: Resolve;
+  /** Null when TOOKEN_SMTP_URL is not set. */
+  mailer: Mailer | null;
   idempotency: IdempotencyStore;
   /** Set once migrations have run; `/readyz` reports it. */
   ready: { migrated: boolean };
@@ -34,13 +59,34 @@ export function createServices({
   config,
   database,
   clock,
+  serverKey,
+  resolve,
+  onError = () => {},
 }: {
+  /** DNS for webhook hosts (tests inject one); the system resolver otherwise. */
+  resolve?: Resolve;
   config: Config;
   database: DatabaseHandle;
   clock: Clock;
+  serverKey: Buffer;
+  onError?: (error: unknown) => void;
 }): Services {
   const db = database.db;
-  const usage = createUsageBuffer(db);
+  const notifier =
+    database.postgresUrl === null
+      ? createLocalNotifier()
+      : new PostgresNotifier(database.postgresUrl, onError);
+  // One node on SQLite: nothing can be missed, so cached entries may live long. On PostgreSQL the
+  // TTL is the backstop should a notification be lost (SPEC §10.3).
+  const tokenCache = createTokenCache({
+    max: 100_000,
+    ttlMs: database.dialect === 'sqlite' ? 300_000 : 10_000,
+  });
+  notifier.subscribe((notice) => {
+    if (notice.type === 'reset') tokenCache.clear();
+    else tokenCache.invalidate(notice.digests);
+  });
+  const usage = createUsageBuffer(db, emitTokensUsed);
   const audit = createAuditService({ clock });
   const sessions = createSessionStore({ db, clock, usage });
   return {
@@ -48,6 +94,7 @@ export function createServices({
     database,
     db,
     clock,
+    serverKey,
     usage,
     audit,
     sessions,
@@ -58,9 +105,26 @@ export function createServices({
       throttle: createLoginThrottle({ db, clock }),
       signupMode: config.signup,
     }),
-    workspaces: createWorkspaceService({ db, clock, audit }),
+    workspaces: createWorkspaceService({ db, clock, audit, notifier }),
     apiKeys: createApiKeyService({ db, clock, audit }),
     rateLimiter: createDbRateLimiter({ db, clock }),
+    verifyLimiter: createLocalRateLimiter({ db: database.dialect === 'postgres' ? db : null, clock }),
+    notifier,
+    tokenCache,
+    verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
+    tokens: createTokenService({ db, clock, audit, notifier }),
+    members: createMemberService({ db, audit }),
+    invitations: createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl }),
+    mailer: createMailer(config.smtpUrl, config.emailFrom),
+    webhooks: createWebhookService({
+      db,
+      clock,
+      audit,
+      serverKey,
+      allowPrivate: config.webhookAllowPrivate,
+      resolve: resolve ?? systemResolve,
+    }),
+    resolveHost: resolve ?? systemResolve,
     idempotency: createIdempotencyStore({ db, clock }),
     ready: { migrated: false },
   };

@@ -11,6 +11,7 @@ import { type Config, loadConfig } from '../src/config.js';
 import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
 import { createServices, type Services } from '../src/services.js';
+import type { Resolve } from '../src/webhooks/url-guard.js';
 
 /** The databases every API test runs on: SQLite always, PostgreSQL when asked for. */
 export function dialects(): DialectName[] {
@@ -71,7 +72,7 @@ export interface TestApp {
 export async function createTestApp(
   dialect: DialectName,
   env: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; onQuery?: (sql: string) => void; resolve?: Resolve } = {},
 ): Promise<TestApp> {
   const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
   const databaseUrl = options.databaseUrl ?? fresh?.url ?? '';
@@ -79,11 +80,19 @@ export async function createTestApp(
     { TOOKEN_DATABASE_URL: databaseUrl, TOOKEN_SIGNUP: 'open', ...env },
     tmpdir(),
   );
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, options.onQuery ? { onQuery: options.onQuery } : {});
   await migrateToLatest(database.db);
   const clock = testClock();
-  const services = createServices({ config, database, clock: clock.now });
+  const services = createServices({
+    config,
+    database,
+    clock: clock.now,
+    // Nodes sharing a database share TOOKEN_SECRET_KEY; otherwise each test app gets its own key.
+    serverKey: config.secretKey !== null ? Buffer.from(config.secretKey, 'base64') : randomBytes(32),
+    ...(options.resolve ? { resolve: options.resolve } : {}),
+  });
   services.ready.migrated = true;
+  await services.notifier.start();
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -101,6 +110,7 @@ export async function createTestApp(
     logs,
     async close() {
       await app.close();
+      await services.notifier.stop();
       await database.close();
       await fresh?.drop();
     },

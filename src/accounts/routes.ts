@@ -1,32 +1,18 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { readCookie } from '../auth/principal.js';
-import { SESSION_COOKIE, SESSION_IDLE_MS, type User } from '../auth/sessions.js';
+import { SESSION_COOKIE, type User } from '../auth/sessions.js';
 import { iso } from '../clock.js';
 import type { Access } from '../http/access.js';
 import { errors, NoContent } from '../http/schemas.js';
+import { setSessionCookie } from '../http/session-cookie.js';
 import type { Services } from '../services.js';
 import { LoginBody, MeBody, SignedInBody, SignupBody } from './schemas.js';
 
 const userBody = (user: User) => ({ ...user, created_at: iso(user.created_at) });
 
-function setSessionCookie(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  value: string,
-  maxAgeSeconds: number,
-) {
-  // Secure when served over https, directly or behind a trusted proxy.
-  const secure = request.protocol === 'https';
-  reply.header(
-    'set-cookie',
-    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`,
-  );
-}
-
 export function registerAccountRoutes(app: FastifyInstance, services: Services, access: Access): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const sessionMaxAge = Math.floor(SESSION_IDLE_MS / 1000);
 
   r.post(
     '/v1/auth/signup',
@@ -39,7 +25,7 @@ export function registerAccountRoutes(app: FastifyInstance, services: Services, 
     },
     async (request, reply) => {
       const signedIn = await services.accounts.signup(request.body);
-      setSessionCookie(request, reply, signedIn.sessionSecret, sessionMaxAge);
+      setSessionCookie(request, reply, signedIn.sessionSecret);
       return reply.code(201).send({ user: userBody(signedIn.user), csrf_token: signedIn.csrfToken });
     },
   );
@@ -55,7 +41,7 @@ export function registerAccountRoutes(app: FastifyInstance, services: Services, 
     },
     async (request, reply) => {
       const signedIn = await services.accounts.login({ ...request.body, ip: request.ip });
-      setSessionCookie(request, reply, signedIn.sessionSecret, sessionMaxAge);
+      setSessionCookie(request, reply, signedIn.sessionSecret);
       return { user: userBody(signedIn.user), csrf_token: signedIn.csrfToken };
     },
   );

@@ -33,12 +33,15 @@ export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 export function createAccountService({ db, clock, sessions, throttle, signupMode }: Deps): AccountService {
   const dummyHash = hashPassword(DUMMY_HASH_INPUT);
 
-  /** SPEC §2.4: who may sign up. An address with a pending invitation always may. */
-  const maySignUp = async (email: string): Promise<boolean> => {
-    if (signupMode === 'open') return true;
+  /**
+   * SPEC §2.4: who may sign up, and why ('first': the installation has no user yet). An address
+   * with a pending invitation always may.
+   */
+  const maySignUp = async (email: string): Promise<'open' | 'first' | 'invited' | null> => {
+    if (signupMode === 'open') return 'open';
     if (signupMode === 'first-user') {
       const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
-      if (anyUser === undefined) return true;
+      if (anyUser === undefined) return 'first';
     }
     const invited = await db
       .selectFrom('invitations')
@@ -48,18 +51,16 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
       .where('expires_at', '>', clock())
       .limit(1)
       .executeTakeFirst();
-    return invited !== undefined;
+    return invited === undefined ? null : 'invited';
   };
 
   return {
     async signup(input) {
       const email = normaliseEmail(input.email);
-      if (!(await maySignUp(email))) {
-        throw new AppError(
-          'forbidden',
-          'Sign-up is closed on this installation; ask an Owner for an invitation',
-        );
-      }
+      const closed = () =>
+        new AppError('forbidden', 'Sign-up is closed on this installation; ask an Owner for an invitation');
+      const allowed = await maySignUp(email);
+      if (allowed === null) throw closed();
       const passwordHash = await hashPassword(input.password);
       const user: User = { id: newId('usr'), email, name: input.name ?? null, created_at: clock() };
       try {
@@ -72,13 +73,25 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
           throw new AppError('conflict', 'An account with this email already exists');
         throw error;
       }
+      // "No user yet" was checked before the insert, so parallel sign-ups on an empty installation
+      // could all pass it. Settled once inserted: the first user must be alone, or leaves again.
+      if (allowed === 'first') {
+        const { n } = await db
+          .selectFrom('users')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+        if (Number(n) > 1) {
+          await db.deleteFrom('users').where('id', '=', user.id).execute();
+          throw closed();
+        }
+      }
       const session = await sessions.create(user.id);
       return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
     },
 
     async login(input) {
       const email = normaliseEmail(input.email);
-      await throttle.check(email, input.ip);
+      const attempt = await throttle.begin(email, input.ip);
       const row = await db
         .selectFrom('users')
         .select(['id', 'email', 'name', 'created_at', 'password_hash'])
@@ -86,11 +99,9 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
         .executeTakeFirst();
       // Verify against a dummy hash for unknown emails so response time does not reveal accounts.
       const ok = await verifyPassword(row?.password_hash ?? (await dummyHash), input.password);
-      if (row === undefined || !ok) {
-        await throttle.fail(email, input.ip);
-        throw new AppError('unauthorized', 'Invalid email or password');
-      }
-      await throttle.succeed(email);
+      // A failure is already counted (throttle.begin); only a success takes it back.
+      if (row === undefined || !ok) throw new AppError('unauthorized', 'Invalid email or password');
+      await throttle.succeed(attempt);
       const { password_hash: _, ...user } = row;
       const session = await sessions.create(user.id);
       return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };

@@ -1,7 +1,10 @@
 import { newId } from '../auth/credentials.js';
 import { type Clock, iso } from '../clock.js';
 import type { AuditLogTable, Tx } from '../db/schema.js';
+import { emitEvent } from '../events/outbox.js';
+import { isTokenEvent } from '../webhooks/events.js';
 import { type ChainedFields, chainHash, GENESIS_HASH } from './chain.js';
+import { localTimeFormatter } from './local-time.js';
 
 export interface Actor {
   type: 'user' | 'api_key' | 'token' | 'system';
@@ -98,8 +101,25 @@ export function createAuditService({ clock }: { clock: Clock }): AuditService {
         prev_hash: head.hash,
         hash: '',
       };
-      row.hash = chainHash(head.hash, chainedFields(row));
+      const fields = chainedFields(row);
+      row.hash = chainHash(head.hash, fields);
       await tx.insertInto('audit_log').values(row).execute();
+      // Audit events are webhook events too (SPEC §9.1); token events carry the token instead.
+      if (!isTokenEvent(row.event)) {
+        // The entry as the API shows it (SPEC §8.1), `created_at_local` in the workspace's timezone.
+        const workspace = await tx
+          .selectFrom('workspaces')
+          .select('timezone')
+          .where('id', '=', input.workspaceId)
+          .executeTakeFirst();
+        const local = localTimeFormatter(workspace?.timezone ?? 'UTC')(row.created_at);
+        await emitEvent(tx, {
+          workspaceId: input.workspaceId,
+          event: row.event,
+          data: { ...fields, created_at_local: local, hash: row.hash, prev_hash: row.prev_hash },
+          at: row.created_at,
+        });
+      }
       await tx
         .updateTable('audit_heads')
         .set({ hash: row.hash })

@@ -44,6 +44,7 @@ export const PERMISSIONS = {
   'api_keys.personal': { roles: ALL, scope: null },
   'api_keys.team': { roles: OWNER, scope: null },
   'audit.read': { roles: OWNER_ADMIN, scope: 'audit:read' },
+  'audit.verify': { roles: OWNER, scope: null },
   'webhooks.read': { roles: ALL, scope: 'webhooks:read' },
   'webhooks.write': { roles: OWNER_ADMIN, scope: 'webhooks:write' },
   'workspace.delete': { roles: OWNER, scope: null, sessionOnly: true },

@@ -20,7 +20,17 @@ export interface ApiKeyPrincipal {
   sealKey: Buffer;
 }
 
-export type Principal = SessionPrincipal | ApiKeyPrincipal;
+export interface TokenPrincipal {
+  type: 'token';
+  id: string;
+  name: string;
+  workspaceId: string;
+  scopes: readonly string[];
+  digest: string;
+  sealKey: Buffer;
+}
+
+export type Principal = SessionPrincipal | ApiKeyPrincipal | TokenPrincipal;
 
 /** A credential as presented, before it is looked up. */
 export type Presented = { kind: 'bearer'; secret: string } | { kind: 'session'; secret: string } | null;
@@ -30,7 +40,7 @@ export function presentedCredential(
   cookieHeader: string | undefined,
 ): Presented {
   if (authorization !== undefined) {
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization.trim());
+    const match = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(authorization.trim());
     if (match?.[1] === undefined) throw unauthorizedKey();
     return { kind: 'bearer', secret: match[1] };
   }
@@ -99,6 +109,7 @@ export async function resolveApiKey(
 export function actorOf(principal: Principal): Actor {
   if (principal.type === 'session')
     return { type: 'user', id: principal.user.id, name: principal.user.email };
+  if (principal.type === 'token') return { type: 'token', id: principal.id, name: principal.name };
   const actor: Actor = { type: 'api_key', id: principal.id, name: principal.name };
   if (principal.userId !== null) actor.user_id = principal.userId;
   return actor;
@@ -107,6 +118,7 @@ export function actorOf(principal: Principal): Actor {
 /** `created_by` / `created_by_id` of things a principal creates (SPEC §5). */
 export function creatorOf(principal: Principal): { name: string; id: string } {
   if (principal.type === 'session') return { name: principal.user.email, id: principal.user.id };
+  if (principal.type === 'token') return { name: principal.name, id: principal.id };
   if (principal.userId !== null && principal.userEmail !== null) {
     return { name: principal.userEmail, id: principal.userId };
   }

@@ -18,6 +18,8 @@ export interface SessionPrincipal {
   digest: string;
   csrfToken: string;
   sealKey: Buffer;
+  /** The session was refreshed by this request: send the cookie again so it lives 14 days from now. */
+  renew: boolean;
 }
 
 /**
@@ -64,7 +66,8 @@ export function createSessionStore({
         .executeTakeFirst();
       const now = clock();
       if (row === undefined || now - row.last_seen_at > SESSION_IDLE_MS) return null;
-      if (now - row.last_seen_at > TOUCH_INTERVAL_MS) usage.sessionSeen(idDigest, now);
+      const renew = now - row.last_seen_at > TOUCH_INTERVAL_MS;
+      if (renew) usage.sessionSeen(idDigest, now);
       const { last_seen_at: _, ...user } = row;
       return {
         type: 'session',
@@ -72,6 +75,7 @@ export function createSessionStore({
         digest: idDigest,
         csrfToken: csrfTokenFor(secret),
         sealKey: sealKeyFor(secret),
+        renew,
       };
     },
     async destroy(secret) {

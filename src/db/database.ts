@@ -19,7 +19,18 @@ export interface DatabaseHandle {
 const PG_INT8 = 20;
 
 /** Opens SQLite (`sqlite:<file>`, WAL) or PostgreSQL (`postgres://…`) behind one Kysely interface. */
-export function openDatabase(databaseUrl: string): DatabaseHandle {
+export interface OpenOptions {
+  /** Called with the SQL of every statement run (tests count writes with it). */
+  onQuery?: (sql: string) => void;
+}
+
+export function openDatabase(databaseUrl: string, options: OpenOptions = {}): DatabaseHandle {
+  const { onQuery } = options;
+  const log = onQuery
+    ? (event: { level: string; query: { sql: string } }) => {
+        if (event.level === 'query') onQuery(event.query.sql);
+      }
+    : undefined;
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -28,7 +39,10 @@ export function openDatabase(databaseUrl: string): DatabaseHandle {
     connection.pragma('synchronous = NORMAL');
     connection.pragma('busy_timeout = 5000');
     connection.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: connection }),
+      ...(log ? { log } : {}),
+    });
     return { db, dialect: 'sqlite', postgresUrl: null, close: () => db.destroy() };
   }
   const pool = new pg.Pool({
@@ -40,7 +54,7 @@ export function openDatabase(databaseUrl: string): DatabaseHandle {
         oid === PG_INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as never,
     },
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
   return { db, dialect: 'postgres', postgresUrl: databaseUrl, close: () => db.destroy() };
 }
 

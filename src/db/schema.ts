@@ -59,8 +59,29 @@ export interface InvitationsTable {
   digest: string;
   status: 'pending' | 'accepted' | 'revoked' | 'replaced';
   expires_at: number;
+  /** The inviter's email, and their user id. */
   invited_by: string;
+  invited_by_id: string | null;
   created_at: number;
+  /** The link secret sealed under the server key while pending; null afterwards. */
+  secret_sealed: string | null;
+  /** When it was accepted, revoked or replaced. */
+  ended_at: number | null;
+}
+
+export interface EmailsTable {
+  id: string;
+  workspace_id: string | null;
+  kind: 'invitation';
+  /** The object the message is about (an invitation id); the body is rendered from it at send time. */
+  ref_id: string;
+  to_address: string;
+  /** `not_sent`: no SMTP configured (the link is shown to Owners instead); `cancelled`: moot. */
+  status: 'pending' | 'sent' | 'failed' | 'not_sent' | 'cancelled';
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
 }
 
 export interface ApiKeysTable {
@@ -128,6 +149,107 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface TokensTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  name_lower: string;
+  /** JSON array of scope strings. */
+  scopes: string;
+  /** JSON object. */
+  metadata: string;
+  hint: string;
+  created_at: number;
+  created_by: string;
+  created_by_id: string;
+  expires_at: number | null;
+  revoked_at: number | null;
+  rotated_at: number | null;
+  last_used_at: number | null;
+  /** When the one `token.expired` entry was written (exactly once). */
+  expired_recorded_at: number | null;
+  /** When the 7-day / 1-day `token.expiring` event was emitted (or skipped: set at creation). */
+  expiring_7d_at: number | null;
+  expiring_1d_at: number | null;
+}
+
+export interface TokenSecretsTable {
+  digest: string;
+  token_id: string;
+  /** Null while current; the end of the grace period for a secret retired by rotation. */
+  retires_at: number | null;
+}
+
+export interface JobsTable {
+  id: string;
+  kind: string;
+  /** JSON. */
+  payload: string;
+  /** Periodic jobs and de-duplicated one-offs carry a unique key. */
+  unique_key: string | null;
+  status: 'pending' | 'running' | 'done' | 'dead';
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  locked_by: string | null;
+  locked_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OutboxEventsTable {
+  id: string;
+  workspace_id: string;
+  event: string;
+  /** JSON: the event's `data`. */
+  payload: string;
+  created_at: number;
+}
+
+export interface WebhooksTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  description: string;
+  /** JSON array of event names. */
+  events: string;
+  enabled: 0 | 1;
+  secret_sealed: string;
+  /** The secret before the last rotation, still signing alongside until `previous_secret_until`. */
+  previous_secret_sealed: string | null;
+  previous_secret_until: number | null;
+  /** Start of the current run of failed deliveries; null while healthy. */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveryAttempt {
+  at: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  workspace_id: string;
+  event_id: string;
+  event: string;
+  /** The exact JSON body sent (and signed) on every attempt. */
+  body: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  /** JSON array of DeliveryAttempt. */
+  attempts: string;
+  attempt_count: number;
+  next_attempt_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -140,6 +262,13 @@ export interface Database {
   audit_heads: AuditHeadsTable;
   idempotency_keys: IdempotencyKeysTable;
   rate_limits: RateLimitsTable;
+  tokens: TokensTable;
+  token_secrets: TokenSecretsTable;
+  jobs: JobsTable;
+  outbox_events: OutboxEventsTable;
+  emails: EmailsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -75,6 +75,8 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, appError: AppError): FastifyReply {
   if (appError.headers) reply.headers(appError.headers);
+  // Set here too: errors raised before routing (a bad URL) skip the onSend hook that adds it.
+  reply.header('x-request-id', request.id);
   return reply
     .code(appError.status)
     .type('application/json; charset=utf-8')

@@ -7,6 +7,20 @@ import type { IdempotencyStore } from '../idempotency/store.js';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 /**
+ * A replayed error keeps its status, code, message and details, but its `request_id` names the
+ * request being answered, as on every error (SPEC §3: it equals the X-Request-Id header).
+ */
+function withRequestId(body: string, requestId: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null || !('request_id' in parsed)) return body;
+    return JSON.stringify({ ...parsed, request_id: requestId });
+  } catch {
+    return body;
+  }
+}
+
+/**
  * `Idempotency-Key` on authenticated POSTs (SPEC §3): the first response (below 500) is kept for
  * 24 h and replayed to the same caller; the same key with another path or body is 409.
  */
@@ -27,7 +41,7 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
         .code(begun.status)
         .header('idempotent-replayed', 'true')
         .type('application/json; charset=utf-8')
-        .send(begun.body);
+        .send(begun.status >= 400 ? withRequestId(begun.body, request.id) : begun.body);
     }
     request.idempotency = { scope, key: header, sealKey };
   });

@@ -13,9 +13,15 @@ export const ErrorBody = Type.Object(
   { $id: 'Error' },
 );
 
+/**
+ * The highest page whose offset, `(page - 1) * per_page`, is still an exact integer for every
+ * per_page: beyond it the database would be handed an out-of-range offset (a 500), so it is a 400.
+ */
+export const MAX_PAGE = Math.floor(Number.MAX_SAFE_INTEGER / 100);
+
 export const PageQuery = Type.Object(
   {
-    page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 })),
     per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
   },
   { additionalProperties: false },

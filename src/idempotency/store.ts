@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { seal, unseal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/dialect.js';
 import type { Db } from '../db/schema.js';
@@ -18,20 +18,6 @@ export interface IdempotencyStore {
   complete(scope: string, key: string, status: number, body: string, sealKey: Buffer): Promise<void>;
   abandon(scope: string, key: string): Promise<void>;
   purgeExpired(): Promise<number>;
-}
-
-function seal(plain: string, key: Buffer): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
-}
-
-function open(sealed: string, key: Buffer): string {
-  const raw = Buffer.from(sealed, 'base64');
-  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
 }
 
 export function createIdempotencyStore({ db, clock }: { db: Db; clock: Clock }): IdempotencyStore {
@@ -72,7 +58,7 @@ export function createIdempotencyStore({ db, clock }: { db: Db; clock: Clock }):
         if (row.state === 'pending' || row.response === null || row.status_code === null) {
           throw new AppError('conflict', 'A request with this Idempotency-Key is still in progress');
         }
-        return { kind: 'replay', status: row.status_code, body: open(row.response, sealKey) };
+        return { kind: 'replay', status: row.status_code, body: unseal(row.response, sealKey) };
       }
       throw new AppError('conflict', 'A request with this Idempotency-Key is still in progress');
     },

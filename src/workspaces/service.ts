@@ -4,6 +4,7 @@ import { isBuiltInScope } from '../auth/permissions.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import type { User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
+import type { Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
 import type { Db, Role, WorkspacesTable } from '../db/schema.js';
 import { badField } from '../errors.js';
@@ -65,10 +66,12 @@ export function createWorkspaceService({
   db,
   clock,
   audit,
+  notifier,
 }: {
   db: Db;
   clock: Clock;
   audit: AuditService;
+  notifier: Notifier;
 }): WorkspaceService {
   const taken = async (slug: string) =>
     (await db.selectFrom('workspaces').select('id').where('slug', '=', slug).executeTakeFirst()) !==
@@ -76,23 +79,28 @@ export function createWorkspaceService({
 
   return {
     async create(user, input, meta) {
-      let slug = input.slug ?? slugFromName(input.name);
-      if (input.slug === undefined) {
-        for (let n = 2; (await taken(slug)) && n < 1000; n++)
-          slug = slugWithSuffix(slugFromName(input.name), n);
-      }
-      const workspace: Workspace = {
-        id: newId('ws'),
-        name: input.name,
-        slug,
-        timezone: 'UTC',
-        default_token_expiration_days: 90,
-        audit_log_retention_days: 90,
-        custom_scopes: '[]',
-        leak_policy: 'revoke',
-        created_at: clock(),
+      const base = slugFromName(input.name);
+      let n = 1;
+      /** The next derived slug not taken yet (`acme`, `acme-2`, …), or null when none is left. */
+      const nextFree = async (): Promise<string | null> => {
+        for (; n < 1000; n++) {
+          const candidate = n === 1 ? base : slugWithSuffix(base, n);
+          if (!(await taken(candidate))) return candidate;
+        }
+        return null;
       };
-      try {
+      const insertWorkspace = async (slug: string): Promise<Workspace> => {
+        const workspace: Workspace = {
+          id: newId('ws'),
+          name: input.name,
+          slug,
+          timezone: 'UTC',
+          default_token_expiration_days: 90,
+          audit_log_retention_days: 90,
+          custom_scopes: '[]',
+          leak_policy: 'revoke',
+          created_at: clock(),
+        };
         await db.transaction().execute(async (tx) => {
           await tx.insertInto('workspaces').values(workspace).execute();
           await tx
@@ -112,11 +120,22 @@ export function createWorkspaceService({
             meta,
           });
         });
-      } catch (error) {
-        if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
-        throw error;
+        return workspace;
+      };
+      // A derived slug can be taken between the check and the insert by a concurrent creation:
+      // then the next suffix is tried. Only an explicit slug is the caller's conflict (409).
+      for (;;) {
+        const slug = input.slug ?? (await nextFree());
+        if (slug === null)
+          throw badField('slug', 'No free slug is left for this name; choose one', 'conflict');
+        try {
+          return await insertWorkspace(slug);
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          if (input.slug !== undefined) throw badField('slug', 'This slug is already taken', 'conflict');
+          n++;
+        }
       }
-      return workspace;
     },
 
     async listForUser(userId, page, perPage) {
@@ -176,9 +195,13 @@ export function createWorkspaceService({
         ...(next as Partial<Workspace>),
         custom_scopes: JSON.stringify(next.custom_scopes ?? settingsOf(workspace).custom_scopes),
       };
+      // Only the changed columns are written, so a concurrent PATCH of other fields is not undone;
+      // the response is the row as stored, with those other changes.
+      const columns: Partial<Workspace> = Object.fromEntries(
+        Object.keys(changes).map((field) => [field, updated[field as keyof Workspace]]),
+      );
       try {
-        await db.transaction().execute(async (tx) => {
-          const { id: _, created_at: __, ...columns } = updated;
+        return await db.transaction().execute(async (tx) => {
           await tx.updateTable('workspaces').set(columns).where('id', '=', workspace.id).execute();
           await audit.record(tx, {
             workspaceId: workspace.id,
@@ -188,20 +211,36 @@ export function createWorkspaceService({
             changes,
             meta,
           });
+          return tx
+            .selectFrom('workspaces')
+            .selectAll()
+            .where('id', '=', workspace.id)
+            .executeTakeFirstOrThrow();
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
         throw error;
       }
-      return updated;
     },
 
     async remove(workspace, confirm) {
       if (confirm !== workspace.slug) {
         throw badField('confirm', 'Type the workspace slug to confirm deletion');
       }
-      // Members, keys, invitations, audit entries and (later) tokens go with it (ON DELETE CASCADE).
-      await db.deleteFrom('workspaces').where('id', '=', workspace.id).execute();
+      // Everything in it goes with it (ON DELETE CASCADE); its tokens leave every node's verify cache.
+      const notice = await db.transaction().execute(async (tx) => {
+        const secrets = await tx
+          .selectFrom('token_secrets')
+          .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
+          .select('token_secrets.digest')
+          .where('tokens.workspace_id', '=', workspace.id)
+          .execute();
+        await tx.deleteFrom('workspaces').where('id', '=', workspace.id).execute();
+        const changed = { type: 'token.changed' as const, digests: secrets.map((s) => s.digest) };
+        await notifier.publish(tx, changed);
+        return changed;
+      });
+      notifier.applyLocally(notice);
     },
   };
 }

@@ -1,9 +1,15 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as foundation from './001-foundation.js';
+import * as tokensJobs from './002-tokens-jobs.js';
+import * as invitationsEmail from './003-invitations-email.js';
+import * as webhooks from './004-webhooks.js';
 
 /** Migrations are listed here (not read from disk) so they work from `src` and from `dist`. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-foundation': foundation,
+  '002-tokens-jobs': tokensJobs,
+  '003-invitations-email': invitationsEmail,
+  '004-webhooks': webhooks,
 };
 
 export const migrationProvider: MigrationProvider = {

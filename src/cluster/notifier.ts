@@ -1,0 +1,115 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { Executor } from '../db/schema.js';
+
+/** A cache-invalidation notice. Carries digests and ids only, never a secret. */
+export type Notice = { type: 'token.changed'; digests: string[] } | { type: 'reset' };
+
+export type NoticeHandler = (notice: Notice) => void;
+
+const CHANNEL = 'tooken_invalidate';
+const MAX_PAYLOAD = 7900;
+
+/**
+ * Tells every node that cached state changed. The change's transaction calls `publish`, which on
+ * PostgreSQL issues `pg_notify` (delivered to all listeners only after commit); the caller then
+ * applies the notice locally with `applyLocally` before it answers, so its own node never serves
+ * stale state. A lost connection is answered with a `reset` (drop all caches), since notices sent
+ * meanwhile are gone.
+ */
+export interface Notifier {
+  publish(tx: Executor, notice: Notice): Promise<void>;
+  applyLocally(notice: Notice): void;
+  subscribe(handler: NoticeHandler): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createLocalNotifier(): Notifier {
+  const handlers: NoticeHandler[] = [];
+  return {
+    publish: async () => {},
+    applyLocally: (notice) => {
+      for (const handler of handlers) handler(notice);
+    },
+    subscribe: (handler) => {
+      handlers.push(handler);
+    },
+    start: async () => {},
+    stop: async () => {},
+  };
+}
+
+export class PostgresNotifier implements Notifier {
+  private readonly handlers: NoticeHandler[] = [];
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  async publish(tx: Executor, notice: Notice): Promise<void> {
+    // NOTIFY payloads are capped at 8000 bytes: a larger change tells the other nodes to drop all.
+    let payload = JSON.stringify(notice);
+    if (payload.length > MAX_PAYLOAD) payload = JSON.stringify({ type: 'reset' } satisfies Notice);
+    await sql`select pg_notify(${CHANNEL}, ${payload})`.execute(tx);
+  }
+
+  applyLocally(notice: Notice): void {
+    for (const handler of this.handlers) handler(notice);
+  }
+
+  subscribe(handler: NoticeHandler): void {
+    this.handlers.push(handler);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => {});
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', (message) => {
+      if (message.channel !== CHANNEL || message.payload === undefined) return;
+      try {
+        this.applyLocally(JSON.parse(message.payload) as Notice);
+      } catch (error) {
+        this.onError(error);
+      }
+    });
+    client.on('error', (error) => this.reconnect(client, error));
+    client.on('end', () => this.reconnect(client, null));
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.client = client;
+  }
+
+  private reconnect(client: pg.Client, error: unknown): void {
+    if (this.stopped || this.client !== client) return;
+    this.client = null;
+    if (error) this.onError(error);
+    // Anything published while we were deaf is lost: forget all cached state.
+    this.applyLocally({ type: 'reset' });
+    const attempt = () => {
+      this.retry = null;
+      if (this.stopped) return;
+      this.connect().catch((e: unknown) => {
+        this.onError(e);
+        this.retry = setTimeout(attempt, 1000);
+      });
+    };
+    this.retry = setTimeout(attempt, 200);
+  }
+}

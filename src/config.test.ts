@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, '/srv');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({}, '/srv');
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      publicUrl: 'http://127.0.0.1:8080',
+      dataDir: '/srv/tooken-data',
+      databaseUrl: 'sqlite:/srv/tooken-data/tooken.db',
+      signup: 'first-user',
+      rateLimitPerMinute: 1000,
+      verifyRateLimitPerMinute: 6_000_000,
+      webhookAllowPrivate: false,
+      logLevel: 'info',
+      trustProxy: false,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads PostgreSQL URLs and a public URL without its trailing slash', () => {
+    const config = loadConfig(
+      {
+        TOOKEN_DATABASE_URL: 'postgres://u:p@db:5432/tooken',
+        TOOKEN_PUBLIC_URL: 'https://tooken.example.com/',
+      },
+      '/srv',
+    );
+    expect(config.databaseUrl).toBe('postgres://u:p@db:5432/tooken');
+    expect(config.publicUrl).toBe('https://tooken.example.com');
+  });
+
+  it('names every bad variable on a line of its own', () => {
+    const lines = problems({
+      TOOKEN_PORT: 'eighty',
+      TOOKEN_SIGNUP: 'sometimes',
+      TOOKEN_DATABASE_URL: 'mysql://x',
+      TOOKEN_SECRET_KEY: 'c2hvcnQ=',
+      TOOKEN_WEBHOOK_ALLOW_PRIVATE: 'yes',
+      TOOKEN_RATE_LIMIT_PER_MINUTE: '0',
+      TOOKEN_LOG_LEVEL: 'loud',
+      TOOKEN_PUBLIC_URL: 'ftp://x',
+    });
+    expect(lines).toHaveLength(8);
+    for (const name of [
+      'TOOKEN_PORT',
+      'TOOKEN_SIGNUP',
+      'TOOKEN_DATABASE_URL',
+      'TOOKEN_SECRET_KEY',
+      'TOOKEN_WEBHOOK_ALLOW_PRIVATE',
+      'TOOKEN_RATE_LIMIT_PER_MINUTE',
+      'TOOKEN_LOG_LEVEL',
+      'TOOKEN_PUBLIC_URL',
+    ]) {
+      expect(lines.filter((line) => line.startsWith(name))).toHaveLength(1);
+    }
+  });
+
+  it('never echoes a secret key or database password in its complaint', () => {
+    const lines = problems({
+      TOOKEN_SECRET_KEY: 'not-really-32-bytes',
+      TOOKEN_DATABASE_URL: 'postgres://u:hunter2@[bad',
+    });
+    expect(lines).toHaveLength(2);
+    expect(lines.join('\n')).not.toContain('not-really-32-bytes');
+    expect(lines.join('\n')).not.toContain('hunter2');
+  });
+});

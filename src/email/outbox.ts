@@ -1,0 +1,35 @@
+import { newId } from '../auth/credentials.js';
+import type { Tx } from '../db/schema.js';
+import { enqueueJob } from '../jobs/runner.js';
+
+export const EMAIL_JOB = 'email.send';
+export const EMAIL_MAX_ATTEMPTS = 10;
+
+/** Writes the message and its delivery job in the caller's transaction: nothing is lost on a crash. */
+export async function queueInvitationEmail(
+  tx: Tx,
+  input: { workspaceId: string; invitationId: string; to: string; now: number },
+): Promise<string> {
+  const id = newId('eml');
+  await tx
+    .insertInto('emails')
+    .values({
+      id,
+      workspace_id: input.workspaceId,
+      kind: 'invitation',
+      ref_id: input.invitationId,
+      to_address: input.to,
+      status: 'pending',
+      attempts: 0,
+      last_error: null,
+      created_at: input.now,
+      sent_at: null,
+    })
+    .execute();
+  await enqueueJob(tx, input.now, {
+    kind: EMAIL_JOB,
+    payload: { emailId: id },
+    maxAttempts: EMAIL_MAX_ATTEMPTS,
+  });
+  return id;
+}

@@ -1,0 +1,243 @@
+import type { AuditService, RequestMeta } from '../audit/service.js';
+import { digest, newId, randomSecret } from '../auth/credentials.js';
+import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
+import { seal, unseal } from '../auth/sealing.js';
+import type { SessionPrincipal } from '../auth/sessions.js';
+import type { Clock } from '../clock.js';
+import { isUniqueViolation } from '../db/dialect.js';
+import type { Db, InvitationsTable, Role } from '../db/schema.js';
+import { queueInvitationEmail } from '../email/outbox.js';
+import { AppError, forbidden, notFound } from '../errors.js';
+
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  role: Role;
+  status: InvitationsTable['status'];
+  expires_at: number;
+  invited_by: string;
+  created_at: number;
+  /** Only for Owners (SPEC §7). */
+  accept_url?: string;
+}
+
+export interface InvitationCaller {
+  principal: Principal;
+  workspace: { id: string; name: string; slug: string };
+  role: Role | null;
+}
+
+export interface InvitationService {
+  list(
+    caller: InvitationCaller,
+    page: number,
+    perPage: number,
+  ): Promise<{ rows: InvitationView[]; total: number }>;
+  create(
+    caller: InvitationCaller,
+    input: { email: string; role: Role },
+    meta: RequestMeta,
+  ): Promise<InvitationView>;
+  revoke(caller: InvitationCaller, id: string, meta: RequestMeta): Promise<void>;
+  accept(
+    session: SessionPrincipal,
+    secret: string,
+    meta: RequestMeta,
+  ): Promise<{ id: string; name: string; slug: string; role: Role }>;
+  /** The link of a pending invitation, for the email sender. */
+  acceptUrl(invitation: Pick<InvitationsTable, 'secret_sealed'>): string | null;
+}
+
+export function createInvitationService({
+  db,
+  clock,
+  audit,
+  serverKey,
+  publicUrl,
+}: {
+  db: Db;
+  clock: Clock;
+  audit: AuditService;
+  serverKey: Buffer;
+  publicUrl: string;
+}): InvitationService {
+  const acceptUrl = (row: Pick<InvitationsTable, 'secret_sealed'>): string | null =>
+    row.secret_sealed === null
+      ? null
+      : `${publicUrl}/invitations/accept?token=${encodeURIComponent(unseal(row.secret_sealed, serverKey))}`;
+
+  const view = (row: InvitationsTable, owner: boolean): InvitationView => {
+    const { id, email, role, status, expires_at, invited_by, created_at } = row;
+    const base = { id, email, role, status, expires_at, invited_by, created_at };
+    const url = owner ? acceptUrl(row) : null;
+    return url === null ? base : { ...base, accept_url: url };
+  };
+
+  const pending = (workspaceId: string) =>
+    db
+      .selectFrom('invitations')
+      .where('workspace_id', '=', workspaceId)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', clock());
+
+  return {
+    acceptUrl,
+
+    async list(caller, page, perPage) {
+      const [rows, count] = await Promise.all([
+        pending(caller.workspace.id)
+          .selectAll()
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(perPage)
+          .offset((page - 1) * perPage)
+          .execute(),
+        pending(caller.workspace.id)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return { rows: rows.map((row) => view(row, caller.role === 'owner')), total: Number(count.n) };
+    },
+
+    async create(caller, input, meta) {
+      const email = input.email.trim().toLowerCase();
+      const now = clock();
+      const member = await db
+        .selectFrom('members')
+        .innerJoin('users', 'users.id', 'members.user_id')
+        .select('users.id')
+        .where('members.workspace_id', '=', caller.workspace.id)
+        .where('users.email', '=', email)
+        .executeTakeFirst();
+      if (member !== undefined)
+        throw new AppError('conflict', `${email} is already a member of this workspace`);
+      const secret = randomSecret();
+      const inviter = creatorOf(caller.principal);
+      const row: InvitationsTable = {
+        id: newId('inv'),
+        workspace_id: caller.workspace.id,
+        email,
+        role: input.role,
+        digest: digest(secret),
+        status: 'pending',
+        expires_at: now + INVITATION_TTL_MS,
+        invited_by: inviter.name,
+        invited_by_id: inviter.id,
+        created_at: now,
+        secret_sealed: seal(secret, serverKey),
+        ended_at: null,
+      };
+      await db.transaction().execute(async (tx) => {
+        // Touching the workspace row first serialises invitations of one workspace, so concurrent
+        // invitations of one address cannot leave two pending links (each replaces the one before).
+        await tx
+          .updateTable('workspaces')
+          .set((eb) => ({ id: eb.ref('id') }))
+          .where('id', '=', caller.workspace.id)
+          .execute();
+        // Inviting an address again replaces its pending invitation: the old link dies.
+        await tx
+          .updateTable('invitations')
+          .set({ status: 'replaced', ended_at: now, secret_sealed: null })
+          .where('workspace_id', '=', caller.workspace.id)
+          .where('email', '=', email)
+          .where('status', '=', 'pending')
+          .execute();
+        await tx.insertInto('invitations').values(row).execute();
+        await audit.record(tx, {
+          workspaceId: caller.workspace.id,
+          event: 'member.invited',
+          actor: actorOf(caller.principal),
+          target: { type: 'invitation', id: row.id, name: email },
+          changes: { role: { from: null, to: input.role } },
+          meta,
+        });
+        await queueInvitationEmail(tx, {
+          workspaceId: caller.workspace.id,
+          invitationId: row.id,
+          to: email,
+          now,
+        });
+      });
+      return view(row, true);
+    },
+
+    async revoke(caller, id, meta) {
+      const row = await pending(caller.workspace.id).selectAll().where('id', '=', id).executeTakeFirst();
+      if (row === undefined) throw notFound('Pending invitation');
+      const now = clock();
+      await db.transaction().execute(async (tx) => {
+        // Only while still pending: an accept (or a re-invite) that committed in between wins, and
+        // the invitation must not be marked revoked after its member joined.
+        const claimed = await tx
+          .updateTable('invitations')
+          .set({ status: 'revoked', ended_at: now, secret_sealed: null })
+          .where('id', '=', row.id)
+          .where('status', '=', 'pending')
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) === 0) throw notFound('Pending invitation');
+        await audit.record(tx, {
+          workspaceId: caller.workspace.id,
+          event: 'invitation.revoked',
+          actor: actorOf(caller.principal),
+          target: { type: 'invitation', id: row.id, name: row.email },
+          meta,
+        });
+      });
+    },
+
+    async accept(session, secret, meta) {
+      const row = await db
+        .selectFrom('invitations')
+        .innerJoin('workspaces', 'workspaces.id', 'invitations.workspace_id')
+        .selectAll('invitations')
+        .select(['workspaces.name as workspace_name', 'workspaces.slug as workspace_slug'])
+        .where('invitations.digest', '=', digest(secret))
+        .executeTakeFirst();
+      const now = clock();
+      if (row === undefined) throw new AppError('not_found', 'This invitation link is not valid');
+      if (row.status === 'accepted') throw new AppError('not_found', 'This invitation has already been used');
+      if (row.status !== 'pending') throw new AppError('not_found', 'This invitation was revoked');
+      if (row.expires_at <= now) throw new AppError('not_found', 'This invitation has expired');
+      if (row.email !== session.user.email) {
+        throw forbidden('This invitation was sent to another email address; sign in with that address');
+      }
+      try {
+        await db.transaction().execute(async (tx) => {
+          const claimed = await tx
+            .updateTable('invitations')
+            .set({ status: 'accepted', ended_at: now, secret_sealed: null })
+            .where('id', '=', row.id)
+            .where('status', '=', 'pending')
+            .executeTakeFirst();
+          if (Number(claimed.numUpdatedRows) === 0)
+            throw new AppError('not_found', 'This invitation has already been used');
+          await tx
+            .insertInto('members')
+            .values({
+              workspace_id: row.workspace_id,
+              user_id: session.user.id,
+              role: row.role,
+              joined_at: now,
+            })
+            .execute();
+          await audit.record(tx, {
+            workspaceId: row.workspace_id,
+            event: 'member.joined',
+            actor: { type: 'user', id: session.user.id, name: session.user.email },
+            target: { type: 'member', id: session.user.id, name: session.user.email },
+            changes: { role: { from: null, to: row.role } },
+            meta,
+          });
+        });
+      } catch (error) {
+        if (isUniqueViolation(error))
+          throw new AppError('conflict', 'You are already a member of this workspace');
+        throw error;
+      }
+      return { id: row.workspace_id, name: row.workspace_name, slug: row.workspace_slug, role: row.role };
+    },
+  };
+}

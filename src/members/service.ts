@@ -1,0 +1,146 @@
+import type { AuditService, RequestMeta } from '../audit/service.js';
+import { actorOf, type Principal } from '../auth/principal.js';
+import type { Db, Executor, Role, Tx } from '../db/schema.js';
+import { AppError, forbidden, notFound } from '../errors.js';
+
+export interface MemberView {
+  user_id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  joined_at: number;
+}
+
+/** The caller inside a workspace (a WorkspaceContext fits). */
+export interface MemberCaller {
+  principal: Principal;
+  workspace: { id: string };
+  role: Role | null;
+  userId: string | null;
+}
+
+export interface MemberService {
+  list(workspaceId: string, page: number, perPage: number): Promise<{ rows: MemberView[]; total: number }>;
+  changeRole(caller: MemberCaller, userId: string, role: Role, meta: RequestMeta): Promise<MemberView>;
+  remove(caller: MemberCaller, userId: string, meta: RequestMeta): Promise<void>;
+}
+
+export function createMemberService({ db, audit }: { db: Db; audit: AuditService }): MemberService {
+  const members = (workspaceId: string, executor: Executor = db) =>
+    executor
+      .selectFrom('members')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .where('members.workspace_id', '=', workspaceId);
+  const columns = [
+    'members.user_id',
+    'users.email',
+    'users.name',
+    'members.role',
+    'members.joined_at',
+  ] as const;
+
+  const find = async (workspaceId: string, userId: string, executor: Executor = db): Promise<MemberView> => {
+    const row = await members(workspaceId, executor)
+      .select(columns)
+      .where('members.user_id', '=', userId)
+      .executeTakeFirst();
+    if (row === undefined) throw notFound('Member');
+    return row;
+  };
+
+  /**
+   * The first step of every member change: touching the workspace row serialises concurrent member
+   * changes of one workspace, and the member is read again under that lock, so two Owners cannot
+   * demote each other at the same moment and the audited old role is the one really replaced.
+   */
+  const lockAndFind = async (tx: Tx, workspaceId: string, userId: string): Promise<MemberView> => {
+    await tx
+      .updateTable('workspaces')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', workspaceId)
+      .execute();
+    return find(workspaceId, userId, tx);
+  };
+
+  /** Inside the change's locked transaction: refuses to leave the workspace without an Owner (SPEC §7). */
+  const assertAnotherOwner = async (tx: Tx, workspaceId: string, userId: string) => {
+    const owners = await tx
+      .selectFrom('members')
+      .select('user_id')
+      .where('workspace_id', '=', workspaceId)
+      .where('role', '=', 'owner')
+      .where('user_id', '!=', userId)
+      .limit(1)
+      .execute();
+    if (owners.length === 0) throw new AppError('conflict', 'A workspace must keep at least one Owner');
+  };
+
+  return {
+    async list(workspaceId, page, perPage) {
+      const [rows, count] = await Promise.all([
+        members(workspaceId)
+          .select(columns)
+          .orderBy('members.joined_at', 'desc')
+          .orderBy('members.user_id', 'desc')
+          .limit(perPage)
+          .offset((page - 1) * perPage)
+          .execute(),
+        members(workspaceId)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return { rows, total: Number(count.n) };
+    },
+
+    async changeRole(caller, userId, role, meta) {
+      return db.transaction().execute(async (tx) => {
+        const member = await lockAndFind(tx, caller.workspace.id, userId);
+        if (member.role === role) return member;
+        if (member.role === 'owner') await assertAnotherOwner(tx, caller.workspace.id, userId);
+        await tx
+          .updateTable('members')
+          .set({ role })
+          .where('workspace_id', '=', caller.workspace.id)
+          .where('user_id', '=', userId)
+          .execute();
+        await audit.record(tx, {
+          workspaceId: caller.workspace.id,
+          event: 'member.role_changed',
+          actor: actorOf(caller.principal),
+          target: { type: 'member', id: userId, name: member.email },
+          changes: { role: { from: member.role, to: role } },
+          meta,
+        });
+        return { ...member, role };
+      });
+    },
+
+    async remove(caller, userId, meta) {
+      const leaving = caller.userId === userId;
+      if (!leaving && caller.role !== 'owner') throw forbidden('Only an Owner can remove other members');
+      await db.transaction().execute(async (tx) => {
+        const member = await lockAndFind(tx, caller.workspace.id, userId);
+        if (member.role === 'owner') await assertAnotherOwner(tx, caller.workspace.id, userId);
+        await tx
+          .deleteFrom('members')
+          .where('workspace_id', '=', caller.workspace.id)
+          .where('user_id', '=', userId)
+          .execute();
+        // Personal keys follow their member: from this commit on they answer 401 (SPEC §2.3).
+        await tx
+          .deleteFrom('api_keys')
+          .where('workspace_id', '=', caller.workspace.id)
+          .where('user_id', '=', userId)
+          .execute();
+        await audit.record(tx, {
+          workspaceId: caller.workspace.id,
+          event: 'member.removed',
+          actor: actorOf(caller.principal),
+          target: { type: 'member', id: userId, name: member.email },
+          changes: { role: { from: member.role, to: null } },
+          meta,
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { type AuditService, SYSTEM_META } from '../audit/service.js';
+import type { Clock } from '../clock.js';
+import type { Db, TokensTable, Tx } from '../db/schema.js';
+import { emitEvent } from '../events/outbox.js';
+import { tokenView } from './view.js';
+
+const DAY_MS = 86_400_000;
+const BATCH = 500;
+
+type Marker = 'expired_recorded_at' | 'expiring_7d_at' | 'expiring_1d_at';
+
+export interface SweepResult {
+  expired: number;
+  expiring: number;
+  retiredSecrets: number;
+}
+
+/**
+ * The periodic sweep behind `token.expired` and `token.expiring` (SPEC §5.7). Each event is
+ * claimed by a conditional update of its marker column inside the event's own transaction, so it
+ * is written exactly once however many nodes sweep at the same moment. Status itself never waits
+ * for this: it is computed from the clock at every check.
+ */
+export function createExpirySweep({ db, clock, audit }: { db: Db; clock: Clock; audit: AuditService }) {
+  const claimEach = async (
+    marker: Marker,
+    due: TokensTable[],
+    write: (tx: Tx, row: TokensTable, now: number) => Promise<unknown>,
+  ): Promise<number> => {
+    let written = 0;
+    for (const row of due) {
+      const now = clock();
+      await db.transaction().execute(async (tx) => {
+        const claimed = await tx
+          .updateTable('tokens')
+          .set({ [marker]: now })
+          .where('id', '=', row.id)
+          .where(marker, 'is', null)
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) === 0) return; // another node got there first
+        await write(tx, row, now);
+        written += 1;
+      });
+    }
+    return written;
+  };
+
+  const live = (marker: Marker, until: number) =>
+    db
+      .selectFrom('tokens')
+      .selectAll()
+      .where(marker, 'is', null)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '<=', until)
+      .orderBy('expires_at')
+      .limit(BATCH);
+
+  return async function sweep(): Promise<SweepResult> {
+    const now = clock();
+    const expired = await claimEach(
+      'expired_recorded_at',
+      await live('expired_recorded_at', now).execute(),
+      (tx, row, at) =>
+        Promise.all([
+          audit.record(tx, {
+            workspaceId: row.workspace_id,
+            event: 'token.expired',
+            actor: { type: 'system', id: null, name: 'tooken' },
+            target: { type: 'token', id: row.id, name: row.name },
+            meta: SYSTEM_META,
+          }),
+          emitEvent(tx, {
+            workspaceId: row.workspace_id,
+            event: 'token.expired',
+            data: { ...tokenView(row, at), expired_at: new Date(row.expires_at ?? at).toISOString() },
+            at,
+          }),
+        ]),
+    );
+    let expiring = 0;
+    for (const [marker, days] of [
+      ['expiring_7d_at', 7],
+      ['expiring_1d_at', 1],
+    ] as const) {
+      const due = (await live(marker, now + days * DAY_MS).execute()).filter(
+        (row) => (row.expires_at ?? 0) > now,
+      );
+      expiring += await claimEach(marker, due, (tx, row, at) =>
+        emitEvent(tx, {
+          workspaceId: row.workspace_id,
+          event: 'token.expiring',
+          data: { ...tokenView(row, at), expires_in_days: days },
+          at,
+        }),
+      );
+    }
+    // Secrets whose rotation grace has ended are already refused by the clock; drop their rows.
+    const retired = await db.deleteFrom('token_secrets').where('retires_at', '<=', now).executeTakeFirst();
+    return { expired, expiring, retiredSecrets: Number(retired.numDeletedRows) };
+  };
+}

@@ -1,0 +1,42 @@
+import type { Db } from '../db/schema.js';
+import type { CachedToken, TokenCache } from './cache.js';
+
+/**
+ * Finds the token behind a secret's digest: from the in-process cache, else one indexed read
+ * (whose result, hit or miss, is cached). Never writes.
+ */
+export async function lookupToken(db: Db, cache: TokenCache, digest: string): Promise<CachedToken | null> {
+  const cached = cache.get(digest);
+  if (cached !== undefined) return cached;
+  const generation = cache.generation();
+  const row = await db
+    .selectFrom('token_secrets')
+    .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
+    .select([
+      'tokens.id',
+      'tokens.workspace_id',
+      'tokens.name',
+      'tokens.scopes',
+      'tokens.metadata',
+      'tokens.expires_at',
+      'tokens.revoked_at',
+      'token_secrets.retires_at',
+    ])
+    .where('token_secrets.digest', '=', digest)
+    .executeTakeFirst();
+  const token: CachedToken | null =
+    row === undefined
+      ? null
+      : {
+          id: row.id,
+          workspaceId: row.workspace_id,
+          name: row.name,
+          scopes: JSON.parse(row.scopes) as string[],
+          metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+          expiresAt: row.expires_at,
+          revokedAt: row.revoked_at,
+          retiresAt: row.retires_at,
+        };
+  cache.set(digest, token, generation);
+  return token;
+}

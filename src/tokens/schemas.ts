@@ -1,0 +1,86 @@
+import { Type } from 'typebox';
+import { NullableTimestamp, PageQuery, Timestamp } from '../http/schemas.js';
+import { MAX_GRACE_SECONDS } from './service.js';
+
+const Status = Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]);
+const Metadata = Type.Object({}, { additionalProperties: true });
+const Scope = Type.String({ minLength: 1, maxLength: 100 });
+
+export const TokenBody = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  scopes: Type.Array(Type.String()),
+  status: Status,
+  created_at: Timestamp,
+  expires_at: NullableTimestamp,
+  last_used_at: NullableTimestamp,
+  revoked_at: NullableTimestamp,
+  rotated_at: NullableTimestamp,
+  created_by: Type.String(),
+  created_by_id: Type.String(),
+  metadata: Metadata,
+  hint: Type.String(),
+});
+
+export const TokenWithSecret = Type.Intersect([TokenBody, Type.Object({ token: Type.String() })]);
+
+export const CreateTokenBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    scopes: Type.Array(Scope, { minItems: 1, maxItems: 200 }),
+    expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+
+export const ListTokensQuery = Type.Object(
+  {
+    ...PageQuery.properties,
+    status: Type.Optional(Status),
+    name: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenParams = Type.Object({
+  slug: Type.Optional(Type.String({ maxLength: 200 })),
+  id: Type.String({ maxLength: 100 }),
+});
+
+export const RotateBody = Type.Union([
+  Type.Object(
+    { grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS })) },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+
+export const VerifyBody = Type.Object(
+  {
+    token: Type.String(),
+    scopes: Type.Optional(Type.Array(Scope, { maxItems: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyResponse = Type.Object({
+  valid: Type.Boolean(),
+  code: Type.Union([
+    Type.Literal('VALID'),
+    Type.Literal('NOT_FOUND'),
+    Type.Literal('EXPIRED'),
+    Type.Literal('REVOKED'),
+    Type.Literal('INSUFFICIENT_SCOPE'),
+    Type.Literal('RATE_LIMITED'),
+  ]),
+  token: Type.Optional(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      scopes: Type.Array(Type.String()),
+      expires_at: NullableTimestamp,
+      metadata: Metadata,
+    }),
+  ),
+});

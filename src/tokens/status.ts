@@ -1,0 +1,11 @@
+export type TokenStatus = 'active' | 'expired' | 'revoked';
+
+/** Computed from the clock at every check, never waiting for a job (SPEC §5.7). */
+export function tokenStatus(
+  token: { revokedAt: number | null; expiresAt: number | null },
+  now: number,
+): TokenStatus {
+  if (token.revokedAt !== null) return 'revoked';
+  if (token.expiresAt !== null && token.expiresAt <= now) return 'expired';
+  return 'active';
+}

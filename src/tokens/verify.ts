@@ -1,0 +1,85 @@
+import { digest, parseSecret } from '../auth/credentials.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/schema.js';
+import type { UsageBuffer } from '../usage/buffer.js';
+import type { CachedToken, TokenCache } from './cache.js';
+import { lookupToken } from './lookup.js';
+import { tokenStatus } from './status.js';
+
+export type VerifyCode =
+  | 'VALID'
+  | 'NOT_FOUND'
+  | 'EXPIRED'
+  | 'REVOKED'
+  | 'INSUFFICIENT_SCOPE'
+  | 'RATE_LIMITED';
+
+export interface VerifyResult {
+  valid: boolean;
+  code: VerifyCode;
+  token?: {
+    id: string;
+    name: string;
+    scopes: string[];
+    expires_at: string | null;
+    metadata: Record<string, unknown>;
+  };
+}
+
+export interface Verifier {
+  /** The token behind a presented secret if it is one of ours and not retired by rotation. */
+  find(presented: string): Promise<CachedToken | null>;
+  verify(input: {
+    workspaceId: string;
+    presented: string;
+    scopes: readonly string[];
+    rateLimited: boolean;
+  }): Promise<VerifyResult>;
+}
+
+/**
+ * The hot path (SPEC §5.6): checksum first (a bad one never reaches the cache or the database),
+ * SHA-256, cache, and no synchronous write: a success only notes the use in the usage buffer.
+ */
+export function createVerifier({
+  db,
+  clock,
+  cache,
+  usage,
+}: {
+  db: Db;
+  clock: Clock;
+  cache: TokenCache;
+  usage: UsageBuffer;
+}): Verifier {
+  const find = async (presented: string): Promise<CachedToken | null> => {
+    if (parseSecret(presented) !== 'token') return null;
+    const token = await lookupToken(db, cache, digest(presented));
+    if (token === null || (token.retiresAt !== null && token.retiresAt <= clock())) return null;
+    return token;
+  };
+  return {
+    find,
+    async verify({ workspaceId, presented, scopes, rateLimited }) {
+      const token = await find(presented);
+      if (token === null || token.workspaceId !== workspaceId) return { valid: false, code: 'NOT_FOUND' };
+      const now = clock();
+      const body = {
+        id: token.id,
+        name: token.name,
+        scopes: token.scopes,
+        expires_at: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
+        metadata: token.metadata,
+      };
+      const status = tokenStatus(token, now);
+      if (status === 'revoked') return { valid: false, code: 'REVOKED', token: body };
+      if (status === 'expired') return { valid: false, code: 'EXPIRED', token: body };
+      if (rateLimited) return { valid: false, code: 'RATE_LIMITED', token: body };
+      if (!scopes.every((scope) => token.scopes.includes(scope))) {
+        return { valid: false, code: 'INSUFFICIENT_SCOPE', token: body };
+      }
+      usage.tokenUsed(token.id, now);
+      return { valid: true, code: 'VALID', token: body };
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { isoOrNull } from '../clock.js';
+import type { TokensTable } from '../db/schema.js';
+import { type TokenStatus, tokenStatus } from './status.js';
+
+/** The token object of SPEC §5: the one serialiser, so no digest can ever reach a response. */
+export interface TokenView {
+  id: string;
+  name: string;
+  scopes: string[];
+  status: TokenStatus;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  rotated_at: string | null;
+  created_by: string;
+  created_by_id: string;
+  metadata: Record<string, unknown>;
+  hint: string;
+}
+
+export function tokenView(row: TokensTable, now: number): TokenView {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: JSON.parse(row.scopes) as string[],
+    status: tokenStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now),
+    created_at: new Date(row.created_at).toISOString(),
+    expires_at: isoOrNull(row.expires_at),
+    last_used_at: isoOrNull(row.last_used_at),
+    revoked_at: isoOrNull(row.revoked_at),
+    rotated_at: isoOrNull(row.rotated_at),
+    created_by: row.created_by,
+    created_by_id: row.created_by_id,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    hint: row.hint,
+  };
+}

@@ -1,0 +1,68 @@
+import { Type } from 'typebox';
+import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { WEBHOOK_EVENTS } from './events.js';
+
+const EventName = Type.Union(WEBHOOK_EVENTS.map((event) => Type.Literal(event)));
+const Url = Type.String({ minLength: 1, maxLength: 2048 });
+
+export const WebhookBody = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  description: Type.String(),
+  events: Type.Array(Type.String()),
+  enabled: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  failing_since: NullableTimestamp,
+});
+
+export const WebhookWithSecret = Type.Intersect([WebhookBody, Type.Object({ secret: Type.String() })]);
+
+export const CreateWebhookBody = Type.Object(
+  {
+    url: Url,
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    events: Type.Array(EventName, { minItems: 1, maxItems: 50 }),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateWebhookBody = Type.Object(
+  {
+    url: Type.Optional(Url),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    events: Type.Optional(Type.Array(EventName, { minItems: 1, maxItems: 50 })),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const WebhookParams = Type.Object({
+  slug: Type.Optional(Type.String({ maxLength: 200 })),
+  id: Type.String({ maxLength: 100 }),
+});
+
+export const DeliveryParams = Type.Object({
+  slug: Type.Optional(Type.String({ maxLength: 200 })),
+  id: Type.String({ maxLength: 100 }),
+  dlv_id: Type.String({ maxLength: 100 }),
+});
+
+export const DeliveryBody = Type.Object({
+  id: Type.String(),
+  event_id: Type.String(),
+  event: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  attempts: Type.Array(
+    Type.Object({
+      at: Timestamp,
+      status_code: Type.Union([Type.Integer(), Type.Null()]),
+      latency_ms: Type.Integer(),
+      error: Type.Union([Type.String(), Type.Null()]),
+      response_excerpt: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+  next_attempt_at: NullableTimestamp,
+  created_at: Timestamp,
+});

@@ -1,0 +1,389 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRetentionPurge } from '../../src/audit/retention.js';
+import { createJobRunner } from '../../src/jobs/schedule.js';
+import {
+  auditRows,
+  DAY,
+  expectIntactChain,
+  getAs,
+  listAudit,
+  parseCsv,
+  type Reader,
+  seedChain,
+} from '../audit-support.js';
+import {
+  addMember,
+  bearer,
+  createApiKey,
+  createTestApp,
+  createWorkspace,
+  dialects,
+  type Json,
+  json,
+  type Session,
+  signup,
+  type TestApp,
+  uniqueEmail,
+} from '../helpers.js';
+
+const silent = { error: () => {}, warn: () => {}, debug: () => {}, info: () => {} };
+
+/** SPEC §8.4: retention and the tamper-evident chain. */
+describe.each(dialects())('%s: audit retention and chain', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect, { TOOKEN_RATE_LIMIT_PER_MINUTE: '100000' });
+  });
+  afterAll(() => t.close());
+
+  /** A workspace and its Owner's personal key (an Owner credential that outlives any session). */
+  async function workspace(name: string) {
+    const session = await signup(t.app, uniqueEmail('owner'));
+    const ws = await createWorkspace(t.app, session, name);
+    const key = await createApiKey(t.app, session, ws.slug, { name: 'owner-key', kind: 'personal' });
+    return { session, ws, ownerKey: key.key as string, reader: { secret: key.key } as Reader };
+  }
+
+  const verify = async (reader: Reader) => {
+    const res = await getAs(t, reader, '/audit-logs/verify');
+    expect(res.statusCode, res.body).toBe(200);
+    return json(res);
+  };
+
+  const createToken = async (secret: string, name: string) => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/tokens',
+      headers: bearer(secret),
+      payload: { name, scopes: ['tokens:read'] },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return json(res);
+  };
+
+  const patchSettings = async (secret: string, payload: Json) => {
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/settings',
+      headers: bearer(secret),
+      payload,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+  };
+
+  describe('verify', () => {
+    let owner: Session;
+    let ws: Json;
+    let ownerKey: string;
+    let reader: Reader;
+    beforeAll(async () => {
+      ({ session: owner, ws, ownerKey, reader } = await workspace('Chain Co'));
+      for (let i = 0; i < 5; i++) {
+        t.clock.advance(1000);
+        await createToken(ownerKey, `chain-${i}`);
+      }
+      await patchSettings(ownerKey, { timezone: 'Europe/Berlin', custom_scopes: ['orders:read'] });
+    });
+
+    it('is Owner-only: Owner session and personal key 200; Admin, Admin key, Viewer, tokens 403; others 404', async () => {
+      expect((await getAs(t, { session: owner, slug: ws.slug }, '/audit-logs/verify')).statusCode).toBe(200);
+      expect((await getAs(t, reader, '/audit-logs/verify')).statusCode).toBe(200);
+      const admin = await signup(t.app, uniqueEmail('admin'));
+      await addMember(t.services, ws.id, admin.user.id, 'admin');
+      const viewer = await signup(t.app, uniqueEmail('viewer'));
+      await addMember(t.services, ws.id, viewer.user.id, 'viewer');
+      const adminKey = await createApiKey(t.app, owner, ws.slug, {
+        name: 'admin-team',
+        kind: 'team',
+        role: 'admin',
+      });
+      const token = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(ownerKey),
+        payload: { name: 'auditor', scopes: ['audit:read', 'tokens:read'] },
+      });
+      const forbidden: Reader[] = [
+        { session: admin, slug: ws.slug },
+        { session: viewer, slug: ws.slug },
+        { secret: adminKey.key },
+        { secret: json(token).token },
+      ];
+      for (const r of forbidden) expect((await getAs(t, r, '/audit-logs/verify')).statusCode).toBe(403);
+      // The token with audit:read may still read the log; only verification is the Owner's.
+      expect((await getAs(t, { secret: json(token).token }, '/audit-logs')).statusCode).toBe(200);
+      const stranger = await workspace('Not Yours');
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/workspaces/${stranger.ws.slug}/audit-logs/verify`,
+        headers: owner.headers,
+      });
+      expect(res.statusCode).toBe(404);
+    });
+
+    it('walks the whole chain: ok, with checked equal to the number of entries', async () => {
+      const rows = await auditRows(t, ws.id);
+      expect(rows.length).toBeGreaterThanOrEqual(9);
+      expectIntactChain(rows);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+      // The API shows the same links.
+      const { data } = await listAudit(t, reader, 'limit=1000');
+      expect(data.map((e: Json) => [e.hash, e.prev_hash])).toEqual(
+        [...rows].reverse().map((r) => [r.hash, r.prev_hash]),
+      );
+    });
+
+    it('names the first entry altered directly in the database, in any column', async () => {
+      const rows = await auditRows(t, ws.id);
+      const middle = rows[4];
+      if (middle === undefined) throw new Error('too few rows');
+      const alterations: Json[] = [
+        { actor_name: 'mallory' },
+        { actor_id: 'usr_mallorymallorymallorymal' },
+        { event: 'token.revoked' },
+        { created_at: Number(middle.created_at) + 1 },
+        { target_name: 'other' },
+        { changes: '{"name":{"from":"a","to":"b"}}' },
+        { ip: '10.0.0.1' },
+        { user_agent: 'forged' },
+        { request_id: 'req_forged' },
+        { hash: 'f'.repeat(64) },
+        { prev_hash: '0'.repeat(64) },
+      ];
+      for (const change of alterations) {
+        await t.services.db.updateTable('audit_log').set(change).where('id', '=', middle.id).execute();
+        expect(await verify(reader), JSON.stringify(change)).toStrictEqual({
+          ok: false,
+          checked: 4,
+          first_broken_id: middle.id,
+        });
+        await t.services.db
+          .updateTable('audit_log')
+          .set({ ...middle, seq: Number(middle.seq), created_at: Number(middle.created_at) })
+          .where('id', '=', middle.id)
+          .execute();
+        expect((await verify(reader)).ok).toBe(true);
+      }
+    });
+
+    it('detects an altered entry whose hash was recomputed, at the next entry', async () => {
+      const rows = await auditRows(t, ws.id);
+      const [victim, next] = [rows[2], rows[3]];
+      if (victim === undefined || next === undefined) throw new Error('too few rows');
+      const { chainHash } = await import('../../src/audit/chain.js');
+      const { chainedFields } = await import('../../src/audit/service.js');
+      const forged = { ...victim, actor_name: 'mallory' };
+      const forgedHash = chainHash(victim.prev_hash, chainedFields(forged));
+      await t.services.db
+        .updateTable('audit_log')
+        .set({ actor_name: 'mallory', hash: forgedHash })
+        .where('id', '=', victim.id)
+        .execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 3, first_broken_id: next.id });
+      await t.services.db
+        .updateTable('audit_log')
+        .set({ actor_name: victim.actor_name, hash: victim.hash })
+        .where('id', '=', victim.id)
+        .execute();
+      expect((await verify(reader)).ok).toBe(true);
+    });
+
+    it('detects a deleted middle entry at the entry after it', async () => {
+      const rows = await auditRows(t, ws.id);
+      const [gone, after] = [rows[5], rows[6]];
+      if (gone === undefined || after === undefined) throw new Error('too few rows');
+      await t.services.db.deleteFrom('audit_log').where('id', '=', gone.id).execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 5, first_broken_id: after.id });
+      await t.services.db
+        .insertInto('audit_log')
+        .values({ ...gone, seq: Number(gone.seq), created_at: Number(gone.created_at) })
+        .execute();
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+    });
+
+    it('detects the newest entries cut off, or the newest one altered with its hash recomputed', async () => {
+      const rows = await auditRows(t, ws.id);
+      const [last, beforeLast] = [rows.at(-1), rows.at(-2)];
+      if (last === undefined || beforeLast === undefined) throw new Error('too few rows');
+      await t.services.db.deleteFrom('audit_log').where('id', '=', last.id).execute();
+      expect(await verify(reader)).toStrictEqual({
+        ok: false,
+        checked: rows.length - 2,
+        first_broken_id: beforeLast.id,
+      });
+      await t.services.db
+        .insertInto('audit_log')
+        .values({ ...last, seq: Number(last.seq), created_at: Number(last.created_at) })
+        .execute();
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+
+      const { chainHash } = await import('../../src/audit/chain.js');
+      const { chainedFields } = await import('../../src/audit/service.js');
+      const forged = { ...last, ip: '203.0.113.9' };
+      await t.services.db
+        .updateTable('audit_log')
+        .set({ ip: forged.ip, hash: chainHash(last.prev_hash, chainedFields(forged)) })
+        .where('id', '=', last.id)
+        .execute();
+      expect(await verify(reader)).toStrictEqual({
+        ok: false,
+        checked: rows.length - 1,
+        first_broken_id: last.id,
+      });
+      await t.services.db
+        .updateTable('audit_log')
+        .set({ ip: last.ip, hash: last.hash })
+        .where('id', '=', last.id)
+        .execute();
+      expect((await verify(reader)).ok).toBe(true);
+    });
+
+    it("tampering with one workspace's chain leaves another's intact", async () => {
+      const other = await workspace('Other Chain');
+      await createToken(other.ownerKey, 'x');
+      const rows = await auditRows(t, ws.id);
+      await t.services.db
+        .updateTable('audit_log')
+        .set({ actor_name: 'mallory' })
+        .where('id', '=', rows[1]?.id ?? '')
+        .execute();
+      expect((await verify(reader)).ok).toBe(false);
+      expect(await verify(other.reader)).toStrictEqual({ ok: true, checked: 3 });
+      await t.services.db
+        .updateTable('audit_log')
+        .set({ actor_name: rows[1]?.actor_name ?? null })
+        .where('id', '=', rows[1]?.id ?? '')
+        .execute();
+      expect((await verify(reader)).ok).toBe(true);
+    });
+  });
+
+  it('concurrent changes from several credentials extend one chain without forks', async () => {
+    const { session, ws, ownerKey, reader } = await workspace('Busy');
+    const teamKey = (await createApiKey(t.app, session, ws.slug, { name: 'team', kind: 'team' })).key;
+    const creations = Array.from({ length: 30 }, (_, i) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(i % 2 === 0 ? ownerKey : teamKey),
+        payload: { name: `busy-${i}`, scopes: ['tokens:read'] },
+      }),
+    );
+    const patches = Array.from({ length: 10 }, (_, i) =>
+      t.app.inject({
+        method: 'PATCH',
+        url: '/v1/settings',
+        headers: bearer(ownerKey),
+        payload: { name: `Busy ${i}` },
+      }),
+    );
+    const results = await Promise.all([...creations, ...patches]);
+    for (const res of results) expect(res.statusCode).toBeLessThan(300);
+    const rows = await auditRows(t, ws.id);
+    expect(rows.length).toBe(3 + 30 + 10);
+    expectIntactChain(rows);
+    expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+    const head = await t.services.db
+      .selectFrom('audit_heads')
+      .selectAll()
+      .where('workspace_id', '=', ws.id)
+      .executeTakeFirstOrThrow();
+    expect({ seq: Number(head.seq), hash: head.hash }).toEqual({ seq: rows.length, hash: rows.at(-1)?.hash });
+  });
+
+  describe('retention', () => {
+    it('purges entries older than the retention period on the next run, keeping the chain verifiable', async () => {
+      const start = t.clock.now();
+      const { ws, ownerKey, reader } = await workspace('Retained');
+      const keeper = await workspace('Keeps a year');
+      await patchSettings(keeper.ownerKey, { audit_log_retention_days: 365 });
+      const purge = createRetentionPurge(t.services);
+      const ids = async () => (await auditRows(t, ws.id)).map((r) => r.id);
+      const day0 = await ids(); // workspace.created, api_key.created
+      expect(day0).toHaveLength(2);
+
+      t.clock.advance(60 * DAY);
+      await createToken(ownerKey, 'day-60');
+      const day60 = (await ids()).slice(2);
+
+      // Exactly 90 days old is still within 90 days of retention; a millisecond more is not.
+      t.clock.set(start + 90 * DAY);
+      await purge();
+      expect(await ids()).toEqual([...day0, ...day60]);
+      t.clock.advance(1);
+      await purge();
+      expect(await ids()).toEqual(day60);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 1 });
+      expect((await listAudit(t, reader)).meta.total).toBe(1);
+      const exported = parseCsv((await getAs(t, reader, '/audit-logs/export')).body);
+      expect(exported.slice(1).map((r) => r[0])).toEqual(day60);
+      // Another workspace's longer retention is its own.
+      expect(await auditRows(t, keeper.ws.id)).toHaveLength(3);
+      expect(await verify(keeper.reader)).toStrictEqual({ ok: true, checked: 3 });
+
+      // A shorter retention takes effect on the next run, not before.
+      await patchSettings(ownerKey, { audit_log_retention_days: 30 });
+      const changed = (await ids()).slice(1);
+      expect(await ids()).toEqual([...day60, ...changed]);
+      await purge();
+      expect(await ids()).toEqual(changed);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 1 });
+      // The chain goes on from the retained entry.
+      await createToken(ownerKey, 'after-purge');
+      const rows = await auditRows(t, ws.id);
+      expect(rows).toHaveLength(2);
+      expectIntactChain(rows, false);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 2 });
+
+      // Everything out of retention: the log is empty, and a new entry still chains on the head.
+      t.clock.advance(31 * DAY);
+      await purge();
+      expect(await ids()).toEqual([]);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 0 });
+      await createToken(ownerKey, 'fresh');
+      const [fresh] = await auditRows(t, ws.id);
+      expect(fresh?.prev_hash).toBe(rows[1]?.hash);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 1 });
+    });
+
+    it('runs as the audit.retention job, one runner at a time, reading the setting on every run', async () => {
+      const { ws, ownerKey, reader } = await workspace('Job Retained');
+      // More than one purge batch.
+      await seedChain(t, ws.id, 12_000);
+      const before = (await auditRows(t, ws.id)).length;
+      t.clock.advance(10 * DAY);
+      await createToken(ownerKey, 'recent');
+      const runners = [
+        createJobRunner(t.services, silent, { nodeId: 'node-a' }),
+        createJobRunner(t.services, silent, { nodeId: 'node-b' }),
+      ];
+      await runners[0]?.schedulePeriodic();
+      await runners[1]?.schedulePeriodic();
+      const jobs = await t.services.db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('kind', '=', 'audit.retention')
+        .execute();
+      expect(jobs).toHaveLength(1);
+      await Promise.all(runners.map((r) => r.runDue()));
+      expect((await auditRows(t, ws.id)).length).toBe(before + 1); // 90 days: nothing is old enough
+
+      await patchSettings(ownerKey, { audit_log_retention_days: 5 });
+      // The next run is an hour later; before it nothing changes.
+      t.clock.advance(30 * 60 * 1000);
+      await Promise.all(runners.map((r) => r.runDue()));
+      expect((await auditRows(t, ws.id)).length).toBe(before + 2);
+      t.clock.advance(31 * 60 * 1000);
+      await Promise.all(runners.map((r) => r.runDue()));
+      const left = await auditRows(t, ws.id);
+      expect(left.map((r) => r.event)).toEqual(['token.created', 'workspace.settings_changed']);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 2 });
+      const job = await t.services.db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('kind', '=', 'audit.retention')
+        .executeTakeFirstOrThrow();
+      expect(job).toMatchObject({ status: 'pending', last_error: null });
+    });
+  });
+});
