@@ -11,6 +11,7 @@ import { registerHealthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { logRequest } from './http/request-log.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { registerInvitationPage } from './invitations/page.js';
 import { registerMemberRoutes } from './members/routes.js';
 import type { Services } from './services.js';
 import { registerTokenRoutes } from './tokens/routes.js';
@@ -83,6 +84,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   registerApiKeyRoutes(app, services, access);
   registerTokenRoutes(app, services, access);
   registerMemberRoutes(app, services, access);
+  registerInvitationPage(app, services.config);
   registerAuditRoutes(app, services, access);
   registerWebhookRoutes(app, services, access);
   return app;

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+
+const escapeHtml = (text: string) =>
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+/**
+ * The page an invitation link opens. Until the dashboard exists it tells the invitee exactly how to
+ * accept with the API. The link's secret stays out of logs (we log paths without queries), out of
+ * caches (`no-store`) and out of Referer headers (`no-referrer`).
+ */
+export function registerInvitationPage(app: FastifyInstance, config: Pick<Config, 'publicUrl'>): void {
+  app.get('/invitations/accept', { schema: { hide: true } }, async (request, reply) => {
+    const raw = (request.query as { token?: unknown }).token;
+    const token = typeof raw === 'string' && /^[A-Za-z0-9_-]{20,200}$/.test(raw) ? raw : null;
+    const base = escapeHtml(config.publicUrl);
+    const body =
+      token === null
+        ? '<p>This invitation link is incomplete. Open the link from your invitation email again.</p>'
+        : `<p>You have been invited to a Tooken workspace. Sign in (or sign up) with the email address the
+invitation was sent to, then accept it:</p>
+<pre>curl -c jar -H 'content-type: application/json' \\
+  -d '{"email":"you@example.com","password":"…"}' ${base}/v1/auth/signup   # or /v1/auth/login
+CSRF=$(curl -s -b jar ${base}/v1/me | node -pe 'JSON.parse(require("fs").readFileSync(0)).csrf_token')
+curl -b jar -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \\
+  -d '{"token":"${escapeHtml(token)}"}' ${base}/v1/invitations/accept</pre>
+<p>The link works once and expires 7 days after it was sent.</p>`;
+    return reply
+      .header('cache-control', 'no-store')
+      .header('referrer-policy', 'no-referrer')
+      .type('text/html; charset=utf-8')
+      .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tooken invitation</title></head>
+<body style="font-family:sans-serif;max-width:46rem;margin:3rem auto">
+<h1>Join a workspace on Tooken</h1>
+${body}
+</body></html>`);
+  });
+}
