@@ -5,6 +5,7 @@ import { registerAccountRoutes } from './accounts/routes.js';
 import { registerApiKeyRoutes } from './api-keys/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { newId } from './auth/credentials.js';
+import { AppError, badField } from './errors.js';
 import { createAccess } from './http/access.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -19,6 +20,24 @@ import { registerWebhookRoutes } from './webhooks/routes.js';
 import { registerWorkspaceRoutes } from './workspaces/routes.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Whether any string or key in a parsed JSON body holds U+0000 (iterative: bodies may nest deeply). */
+function containsNul(body: unknown): boolean {
+  const pending: unknown[] = [body];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return true;
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        if (key.includes('\u0000')) return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
+}
+
 const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
@@ -50,6 +69,15 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
+  // PostgreSQL text cannot hold U+0000: refuse it up front (400) rather than fail in a query (500),
+  // the same on both databases. The URL is checked before authentication reads a slug from it.
+  app.addHook('onRequest', async (request) => {
+    if (request.url.includes('%00'))
+      throw new AppError('bad_request', 'The URL must not contain NUL characters');
+  });
+  app.addHook('preValidation', async (request) => {
+    if (containsNul(request.body)) throw badField('body', 'must not contain NUL characters');
+  });
 
   registerErrorHandling(app);
   await app.register(swagger, {

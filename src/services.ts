@@ -2,8 +2,10 @@ import { createLoginThrottle } from './accounts/login-throttle.js';
 import { type AccountService, createAccountService } from './accounts/service.js';
 import { type ApiKeyService, createApiKeyService } from './api-keys/service.js';
 import { type AuditService, createAuditService } from './audit/service.js';
+import type { ApiKeyPrincipal } from './auth/principal.js';
 import { createSessionStore, type SessionStore } from './auth/sessions.js';
 import type { Clock } from './clock.js';
+import { createInvalidatingCache, type InvalidatingCache } from './cluster/cache.js';
 import { createLocalNotifier, type Notifier, PostgresNotifier } from './cluster/notifier.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/database.js';
@@ -21,6 +23,7 @@ import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
 import { createWebhookService, type WebhookService } from './webhooks/service.js';
 import { type Resolve, systemResolve } from './webhooks/url-guard.js';
+import type { Workspace } from './workspaces/service.js';
 import { createWorkspaceService, type WorkspaceService } from './workspaces/service.js';
 
 /** Every long-lived object of one node, created once in `main.ts` (or per test). */
@@ -41,6 +44,8 @@ export interface Services {
   verifyLimiter: LocalRateLimiter;
   notifier: Notifier;
   tokenCache: TokenCache;
+  /** API-key principals by digest, and workspaces by id: what every bearer request needs. */
+  credentialCache: InvalidatingCache<ApiKeyPrincipal>;
   verifier: Verifier;
   tokens: TokenService;
   members: MemberService;
@@ -78,13 +83,27 @@ export function createServices({
       : new PostgresNotifier(database.postgresUrl, onError);
   // One node on SQLite: nothing can be missed, so cached entries may live long. On PostgreSQL the
   // TTL is the backstop should a notification be lost (SPEC §10.3).
-  const tokenCache = createTokenCache({
-    max: 100_000,
-    ttlMs: database.dialect === 'sqlite' ? 300_000 : 10_000,
-  });
+  const ttlMs = database.dialect === 'sqlite' ? 300_000 : 10_000;
+  const tokenCache = createTokenCache({ max: 100_000, ttlMs });
+  const credentialCache = createInvalidatingCache<ApiKeyPrincipal>({ max: 10_000, ttlMs });
+  const workspaceCache = createInvalidatingCache<Workspace>({ max: 10_000, ttlMs });
   notifier.subscribe((notice) => {
-    if (notice.type === 'reset') tokenCache.clear();
-    else tokenCache.invalidate(notice.digests);
+    switch (notice.type) {
+      case 'reset':
+        tokenCache.clear();
+        credentialCache.clear();
+        workspaceCache.clear();
+        break;
+      case 'token.changed':
+        tokenCache.invalidate(notice.digests);
+        break;
+      case 'credentials.changed':
+        credentialCache.invalidate(notice.digests);
+        break;
+      case 'workspace.changed':
+        workspaceCache.invalidate(notice.ids);
+        break;
+    }
   });
   const usage = createUsageBuffer(db, emitTokensUsed);
   const audit = createAuditService({ clock });
@@ -105,15 +124,16 @@ export function createServices({
       throttle: createLoginThrottle({ db, clock }),
       signupMode: config.signup,
     }),
-    workspaces: createWorkspaceService({ db, clock, audit, notifier }),
-    apiKeys: createApiKeyService({ db, clock, audit }),
+    workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache }),
+    apiKeys: createApiKeyService({ db, clock, audit, notifier }),
     rateLimiter: createDbRateLimiter({ db, clock }),
     verifyLimiter: createLocalRateLimiter({ db: database.dialect === 'postgres' ? db : null, clock }),
     notifier,
     tokenCache,
+    credentialCache,
     verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
     tokens: createTokenService({ db, clock, audit, notifier }),
-    members: createMemberService({ db, audit }),
+    members: createMemberService({ db, audit, notifier }),
     invitations: createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl }),
     mailer: createMailer(config.smtpUrl, config.emailFrom),
     webhooks: createWebhookService({

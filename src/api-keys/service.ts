@@ -3,6 +3,7 @@ import { digest, generateSecret, hint, newId } from '../auth/credentials.js';
 import { isAllowed } from '../auth/permissions.js';
 import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
+import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
 import type { ApiKeysTable, Db, Role, Tx } from '../db/schema.js';
 import { badField, forbidden, notFound } from '../errors.js';
@@ -38,10 +39,12 @@ export function createApiKeyService({
   db,
   clock,
   audit,
+  notifier,
 }: {
   db: Db;
   clock: Clock;
   audit: AuditService;
+  notifier: Notifier;
 }): ApiKeyService {
   const rows = (workspaceId: string) =>
     db
@@ -142,9 +145,11 @@ export function createApiKeyService({
         last_used_at: null,
       };
       try {
-        await db.transaction().execute(async (tx) => {
+        // A remembered miss for the new digest (tried before it existed) must go.
+        await commitAndNotify(db, notifier, async (tx) => {
           await tx.insertInto('api_keys').values(row).execute();
           await record(tx, caller, 'api_key.created', row, meta);
+          return { result: undefined, notices: [{ type: 'credentials.changed', digests: [row.digest] }] };
         });
       } catch (error) {
         if (isUniqueViolation(error))
@@ -163,9 +168,14 @@ export function createApiKeyService({
       }
       const secret = generateSecret('api_key');
       const next = { digest: digest(secret), hint: hint(secret), last_used_at: null };
-      await db.transaction().execute(async (tx) => {
+      // The old secret answers 401 from this commit on, on every node.
+      await commitAndNotify(db, notifier, async (tx) => {
         await tx.updateTable('api_keys').set(next).where('id', '=', row.id).execute();
         await record(tx, caller, 'api_key.regenerated', row, meta);
+        return {
+          result: undefined,
+          notices: [{ type: 'credentials.changed', digests: [row.digest, next.digest] }],
+        };
       });
       return { key: toView({ ...row, ...next }), secret };
     },
@@ -173,9 +183,10 @@ export function createApiKeyService({
     async remove(caller, id, meta) {
       const row = await findVisible(caller, id);
       if (row.kind === 'team' && !isOwner(caller)) throw forbidden('Only an Owner can delete team API keys');
-      await db.transaction().execute(async (tx) => {
+      await commitAndNotify(db, notifier, async (tx) => {
         await tx.deleteFrom('api_keys').where('id', '=', row.id).execute();
         await record(tx, caller, 'api_key.deleted', row, meta);
+        return { result: undefined, notices: [{ type: 'credentials.changed', digests: [row.digest] }] };
       });
     },
   };

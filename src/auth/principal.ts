@@ -1,5 +1,6 @@
 import type { Actor } from '../audit/service.js';
 import type { Clock } from '../clock.js';
+import type { InvalidatingCache } from '../cluster/cache.js';
 import type { Db, Role } from '../db/schema.js';
 import { AppError, unauthorizedKey } from '../errors.js';
 import type { UsageBuffer } from '../usage/buffer.js';
@@ -58,14 +59,32 @@ export function readCookie(header: string | undefined, name: string): string | n
 }
 
 /** Looks up an API key by the digest of its secret. Checksum failures never reach the database. */
+/**
+ * Looks up an API key by the digest of its secret: from the in-process cache (hits and misses),
+ * else one indexed read. Checksum failures never reach either. Regenerate, delete, role changes
+ * and member removal invalidate the entry on every node, so they take effect at once.
+ */
 export async function resolveApiKey(
   db: Db,
   secret: string,
   usage: UsageBuffer,
   clock: Clock,
+  cache: InvalidatingCache<ApiKeyPrincipal>,
 ): Promise<ApiKeyPrincipal> {
   if (parseSecret(secret) !== 'api_key') throw unauthorizedKey();
   const presentedDigest = digest(secret);
+  let principal = cache.get(presentedDigest);
+  if (principal === undefined) {
+    const generation = cache.generation();
+    principal = await loadApiKey(db, presentedDigest, secret);
+    cache.set(presentedDigest, principal, generation);
+  }
+  if (principal === null) throw unauthorizedKey();
+  usage.apiKeyUsed(principal.id, clock());
+  return principal;
+}
+
+async function loadApiKey(db: Db, presentedDigest: string, secret: string): Promise<ApiKeyPrincipal | null> {
   const row = await db
     .selectFrom('api_keys')
     .leftJoin('members', (join) =>
@@ -87,10 +106,9 @@ export async function resolveApiKey(
     ])
     .where('api_keys.digest', '=', presentedDigest)
     .executeTakeFirst();
-  if (row === undefined || !constantTimeEqual(row.digest, presentedDigest)) throw unauthorizedKey();
+  if (row === undefined || !constantTimeEqual(row.digest, presentedDigest)) return null;
   const role = row.kind === 'team' ? row.role : row.member_role;
-  if (role === null) throw unauthorizedKey();
-  usage.apiKeyUsed(row.id, clock());
+  if (role === null) return null;
   return {
     type: 'api_key',
     id: row.id,

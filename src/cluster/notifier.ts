@@ -1,9 +1,13 @@
 import { sql } from 'kysely';
 import pg from 'pg';
-import type { Executor } from '../db/schema.js';
+import type { Db, Executor, Tx } from '../db/schema.js';
 
 /** A cache-invalidation notice. Carries digests and ids only, never a secret. */
-export type Notice = { type: 'token.changed'; digests: string[] } | { type: 'reset' };
+export type Notice =
+  | { type: 'token.changed'; digests: string[] }
+  | { type: 'credentials.changed'; digests: string[] }
+  | { type: 'workspace.changed'; ids: string[] }
+  | { type: 'reset' };
 
 export type NoticeHandler = (notice: Notice) => void;
 
@@ -112,4 +116,23 @@ export class PostgresNotifier implements Notifier {
     };
     this.retry = setTimeout(attempt, 200);
   }
+}
+
+/**
+ * Runs a change in one transaction that also publishes its notices, then applies them on this
+ * node before returning, so the caller's response already reflects the change here and on every
+ * node that hears it.
+ */
+export async function commitAndNotify<T>(
+  db: Db,
+  notifier: Notifier,
+  work: (tx: Tx) => Promise<{ result: T; notices: Notice[] }>,
+): Promise<T> {
+  const { result, notices } = await db.transaction().execute(async (tx) => {
+    const done = await work(tx);
+    for (const notice of done.notices) await notifier.publish(tx, notice);
+    return done;
+  });
+  for (const notice of notices) notifier.applyLocally(notice);
+  return result;
 }

@@ -49,7 +49,7 @@ export function createAccess(services: Services) {
     if (presented === null) throw unauthorizedKey();
     if (presented.kind === 'bearer') {
       if (parseSecret(presented.secret) === 'token') return resolveToken(presented.secret);
-      return resolveApiKey(db, presented.secret, usage, clock);
+      return resolveApiKey(db, presented.secret, usage, clock, services.credentialCache);
     }
     const session = await sessions.resolve(presented.secret);
     if (session === null) throw new AppError('unauthorized', 'Your session has expired; sign in again');

@@ -32,8 +32,15 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
       throw badField('Idempotency-Key', 'must be 1–255 printable ASCII characters');
     }
     const { digest: scope, sealKey } = request.principal;
+    let canonicalBody: string;
+    try {
+      canonicalBody = canonicalJson(request.body ?? null);
+    } catch {
+      // JSON.stringify recurses: a body nested deep enough overflows the stack (a 500, not a 400).
+      throw badField('body', 'is nested too deeply');
+    }
     const fingerprint = createHash('sha256')
-      .update(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`)
+      .update(`${request.method} ${request.url}\n${canonicalBody}`)
       .digest('hex');
     const begun = await store.begin(scope, header, fingerprint, sealKey);
     if (begun.kind === 'replay') {

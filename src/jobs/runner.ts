@@ -101,9 +101,15 @@ export class JobRunner {
   async start(): Promise<void> {
     await this.schedulePeriodic();
     const tick = () => {
-      this.running ??= this.runDue().finally(() => {
-        this.running = null;
-      });
+      this.running ??= this.runDue()
+        // A locked or unreachable database is not fatal: log it and try again on the next tick.
+        .catch((error: unknown) => {
+          this.options.logger.error({ err: error }, 'job runner could not claim jobs');
+          return 0;
+        })
+        .finally(() => {
+          this.running = null;
+        });
     };
     this.timer = setInterval(tick, this.options.pollMs ?? 1000);
     this.timer.unref();

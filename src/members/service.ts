@@ -1,5 +1,6 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
 import { actorOf, type Principal } from '../auth/principal.js';
+import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import type { Db, Executor, Role, Tx } from '../db/schema.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 
@@ -25,7 +26,25 @@ export interface MemberService {
   remove(caller: MemberCaller, userId: string, meta: RequestMeta): Promise<void>;
 }
 
-export function createMemberService({ db, audit }: { db: Db; audit: AuditService }): MemberService {
+const personalKeyDigests = async (tx: Tx, workspaceId: string, userId: string) =>
+  (
+    await tx
+      .selectFrom('api_keys')
+      .select('digest')
+      .where('workspace_id', '=', workspaceId)
+      .where('user_id', '=', userId)
+      .execute()
+  ).map((row) => row.digest);
+
+export function createMemberService({
+  db,
+  audit,
+  notifier,
+}: {
+  db: Db;
+  audit: AuditService;
+  notifier: Notifier;
+}): MemberService {
   const members = (workspaceId: string, executor: Executor = db) =>
     executor
       .selectFrom('members')
@@ -93,9 +112,9 @@ export function createMemberService({ db, audit }: { db: Db; audit: AuditService
     },
 
     async changeRole(caller, userId, role, meta) {
-      return db.transaction().execute(async (tx) => {
+      return commitAndNotify(db, notifier, async (tx) => {
         const member = await lockAndFind(tx, caller.workspace.id, userId);
-        if (member.role === role) return member;
+        if (member.role === role) return { result: member, notices: [] };
         if (member.role === 'owner') await assertAnotherOwner(tx, caller.workspace.id, userId);
         await tx
           .updateTable('members')
@@ -111,16 +130,19 @@ export function createMemberService({ db, audit }: { db: Db; audit: AuditService
           changes: { role: { from: member.role, to: role } },
           meta,
         });
-        return { ...member, role };
+        // Their personal keys act with the new role from this commit on, on every node.
+        const keys = await personalKeyDigests(tx, caller.workspace.id, userId);
+        return { result: { ...member, role }, notices: [{ type: 'credentials.changed', digests: keys }] };
       });
     },
 
     async remove(caller, userId, meta) {
       const leaving = caller.userId === userId;
       if (!leaving && caller.role !== 'owner') throw forbidden('Only an Owner can remove other members');
-      await db.transaction().execute(async (tx) => {
+      await commitAndNotify(db, notifier, async (tx) => {
         const member = await lockAndFind(tx, caller.workspace.id, userId);
         if (member.role === 'owner') await assertAnotherOwner(tx, caller.workspace.id, userId);
+        const keys = await personalKeyDigests(tx, caller.workspace.id, userId);
         await tx
           .deleteFrom('members')
           .where('workspace_id', '=', caller.workspace.id)
@@ -140,6 +162,7 @@ export function createMemberService({ db, audit }: { db: Db; audit: AuditService
           changes: { role: { from: member.role, to: null } },
           meta,
         });
+        return { result: undefined, notices: [{ type: 'credentials.changed', digests: keys }] };
       });
     },
   };

@@ -82,9 +82,11 @@ export function createExpirySweep({ db, clock, audit }: { db: Db; clock: Clock; 
       ['expiring_7d_at', 7],
       ['expiring_1d_at', 1],
     ] as const) {
-      const due = (await live(marker, now + days * DAY_MS).execute()).filter(
-        (row) => (row.expires_at ?? 0) > now,
-      );
+      // Filtered in the query, not after the LIMIT: tokens that expired unannounced (downtime) would
+      // otherwise fill every batch and starve the notices still due.
+      const due = await live(marker, now + days * DAY_MS)
+        .where('expires_at', '>', now)
+        .execute();
       expiring += await claimEach(marker, due, (tx, row, at) =>
         emitEvent(tx, {
           workspaceId: row.workspace_id,

@@ -305,6 +305,16 @@ export function createTokenService({
 
     async rotate(caller, id, graceSeconds, meta) {
       const row = await find(caller.workspace.id, id);
+      // Rotating hands over a working secret: like creating, a token may not obtain more power.
+      if (caller.grant.via === 'token') {
+        const held = caller.grant.scopes;
+        const scopes = JSON.parse(row.scopes) as string[];
+        const escalation = scopes.find((scope) => isBuiltInScope(scope) && !held.includes(scope));
+        if (escalation)
+          throw forbidden(
+            `A token cannot rotate a token with the scope "${escalation}" which it does not hold`,
+          );
+      }
       const now = clock();
       const status = tokenStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now);
       if (status !== 'active') throw new AppError('conflict', `A ${status} token cannot be rotated`);

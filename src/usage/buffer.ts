@@ -1,4 +1,35 @@
+import { sql } from 'kysely';
 import type { Db, Tx } from '../db/schema.js';
+
+const CHUNK = 250;
+
+function* chunks(map: ReadonlyMap<string, number>): Generator<[string, number][]> {
+  const entries = [...map];
+  for (let i = 0; i < entries.length; i += CHUNK) yield entries.slice(i, i + CHUNK);
+}
+
+/**
+ * Sets each row's timestamp column to its new value unless it already holds a later one: one
+ * short statement per 250 rows (not one per row, and no long transaction holding SQLite's single
+ * writer while requests wait). Runs unchanged on SQLite and PostgreSQL.
+ */
+async function moveForward(
+  db: Db,
+  table: 'api_keys' | 'tokens' | 'sessions',
+  idColumn: 'id' | 'id_digest',
+  column: 'last_used_at' | 'last_seen_at',
+  values: ReadonlyMap<string, number>,
+): Promise<void> {
+  for (const chunk of chunks(values)) {
+    const next = sql`case ${sql.ref(idColumn)} ${sql.join(
+      chunk.map(([id, at]) => sql`when ${id} then cast(${at} as bigint)`),
+      sql` `,
+    )} end`;
+    await sql`update ${sql.table(table)} set ${sql.ref(column)} = ${next}
+      where ${sql.ref(idColumn)} in (${sql.join(chunk.map(([id]) => id))})
+      and (${sql.ref(column)} is null or ${sql.ref(column)} < ${next})`.execute(db);
+  }
+}
 
 /** Runs inside the flush transaction with the tokens used since the last flush (for `token.used`). */
 export type TokensUsedHook = (tx: Tx, used: ReadonlyMap<string, number>) => Promise<unknown>;
@@ -37,34 +68,11 @@ export function createUsageBuffer(db: Db, onTokensUsed: TokensUsedHook = async (
       apiKeys = new Map();
       tokens = new Map();
       sessions = new Map();
-      if (keys.size + used.size + seen.size === 0) return 0;
-      await db.transaction().execute(async (tx) => {
-        for (const [id, at] of keys) {
-          await tx
-            .updateTable('api_keys')
-            .set({ last_used_at: at })
-            .where('id', '=', id)
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-            .execute();
-        }
-        for (const [id, at] of used) {
-          await tx
-            .updateTable('tokens')
-            .set({ last_used_at: at })
-            .where('id', '=', id)
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-            .execute();
-        }
-        await onTokensUsed(tx, used);
-        for (const [digest, at] of seen) {
-          await tx
-            .updateTable('sessions')
-            .set({ last_seen_at: at })
-            .where('id_digest', '=', digest)
-            .where('last_seen_at', '<', at)
-            .execute();
-        }
-      });
+      await moveForward(db, 'api_keys', 'id', 'last_used_at', keys);
+      await moveForward(db, 'tokens', 'id', 'last_used_at', used);
+      await moveForward(db, 'sessions', 'id_digest', 'last_seen_at', seen);
+      for (const chunk of chunks(used))
+        await db.transaction().execute((tx) => onTokensUsed(tx, new Map(chunk)));
       return keys.size + used.size + seen.size;
     },
   };

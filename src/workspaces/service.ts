@@ -4,7 +4,8 @@ import { isBuiltInScope } from '../auth/permissions.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import type { User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
-import type { Notifier } from '../cluster/notifier.js';
+import type { InvalidatingCache } from '../cluster/cache.js';
+import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
 import type { Db, Role, WorkspacesTable } from '../db/schema.js';
 import { badField } from '../errors.js';
@@ -67,11 +68,13 @@ export function createWorkspaceService({
   clock,
   audit,
   notifier,
+  cache,
 }: {
   db: Db;
   clock: Clock;
   audit: AuditService;
   notifier: Notifier;
+  cache: InvalidatingCache<Workspace>;
 }): WorkspaceService {
   const taken = async (slug: string) =>
     (await db.selectFrom('workspaces').select('id').where('slug', '=', slug).executeTakeFirst()) !==
@@ -158,7 +161,15 @@ export function createWorkspaceService({
     },
 
     bySlug: (slug) => db.selectFrom('workspaces').selectAll().where('slug', '=', slug).executeTakeFirst(),
-    byId: (id) => db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst(),
+    /** The hot path's lookup (every bearer request): cached, invalidated by settings changes and deletion. */
+    async byId(id) {
+      const cached = cache.get(id);
+      if (cached !== undefined) return cached ?? undefined;
+      const generation = cache.generation();
+      const row = await db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+      cache.set(id, row ?? null, generation);
+      return row;
+    },
 
     async roleOf(workspaceId, userId) {
       const row = await db
@@ -201,7 +212,7 @@ export function createWorkspaceService({
         Object.keys(changes).map((field) => [field, updated[field as keyof Workspace]]),
       );
       try {
-        return await db.transaction().execute(async (tx) => {
+        return await commitAndNotify(db, notifier, async (tx) => {
           await tx.updateTable('workspaces').set(columns).where('id', '=', workspace.id).execute();
           await audit.record(tx, {
             workspaceId: workspace.id,
@@ -211,11 +222,12 @@ export function createWorkspaceService({
             changes,
             meta,
           });
-          return tx
+          const stored = await tx
             .selectFrom('workspaces')
             .selectAll()
             .where('id', '=', workspace.id)
             .executeTakeFirstOrThrow();
+          return { result: stored, notices: [{ type: 'workspace.changed', ids: [workspace.id] }] };
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
@@ -227,20 +239,29 @@ export function createWorkspaceService({
       if (confirm !== workspace.slug) {
         throw badField('confirm', 'Type the workspace slug to confirm deletion');
       }
-      // Everything in it goes with it (ON DELETE CASCADE); its tokens leave every node's verify cache.
-      const notice = await db.transaction().execute(async (tx) => {
+      // Everything in it goes with it (ON DELETE CASCADE); its tokens and keys leave every node's caches.
+      await commitAndNotify(db, notifier, async (tx) => {
         const secrets = await tx
           .selectFrom('token_secrets')
           .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
           .select('token_secrets.digest')
           .where('tokens.workspace_id', '=', workspace.id)
           .execute();
+        const keys = await tx
+          .selectFrom('api_keys')
+          .select('digest')
+          .where('workspace_id', '=', workspace.id)
+          .execute();
         await tx.deleteFrom('workspaces').where('id', '=', workspace.id).execute();
-        const changed = { type: 'token.changed' as const, digests: secrets.map((s) => s.digest) };
-        await notifier.publish(tx, changed);
-        return changed;
+        return {
+          result: undefined,
+          notices: [
+            { type: 'token.changed', digests: secrets.map((row) => row.digest) },
+            { type: 'credentials.changed', digests: keys.map((row) => row.digest) },
+            { type: 'workspace.changed', ids: [workspace.id] },
+          ],
+        };
       });
-      notifier.applyLocally(notice);
     },
   };
 }

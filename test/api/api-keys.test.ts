@@ -432,17 +432,20 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('authority of a key', () => {
     it('acts with its member’s current role, so a demotion narrows it at once', async () => {
-      const { session, ws } = await newOwner();
-      const own = await createApiKey(t.app, session, ws.slug, { name: 'own', kind: 'personal' });
+      const { session: owner, ws } = await newOwner();
+      const other = await newMember(ws, 'owner');
+      const own = await createApiKey(t.app, other, ws.slug, { name: 'own', kind: 'personal' });
       expect((await patchSettings(own.key, { name: 'Renamed' })).statusCode).toBe(200);
 
-      const setRole = (role: string) =>
-        t.services.db
-          .updateTable('members')
-          .set({ role: role as 'viewer' })
-          .where('workspace_id', '=', ws.id)
-          .where('user_id', '=', session.user.id)
-          .execute();
+      const setRole = async (role: string) => {
+        const res = await t.app.inject({
+          method: 'PATCH',
+          url: `/v1/workspaces/${ws.slug}/members/${other.user.id}`,
+          headers: owner.headers,
+          payload: { role },
+        });
+        expect(res.statusCode).toBe(200);
+      };
       await setRole('viewer');
       expectError(await patchSettings(own.key, { name: 'Again' }), 403, 'forbidden');
       expect((await settings(own.key)).statusCode).toBe(200);
@@ -455,15 +458,16 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 401 for a personal key whose user is no longer a member', async () => {
-      const { ws } = await newOwner();
+      const { session: owner, ws } = await newOwner();
       const admin = await newMember(ws, 'admin');
       const own = await createApiKey(t.app, admin, ws.slug, { name: 'leaver', kind: 'personal' });
       expect((await settings(own.key)).statusCode).toBe(200);
-      await t.services.db
-        .deleteFrom('members')
-        .where('workspace_id', '=', ws.id)
-        .where('user_id', '=', admin.user.id)
-        .execute();
+      const removed = await t.app.inject({
+        method: 'DELETE',
+        url: `/v1/workspaces/${ws.slug}/members/${admin.user.id}`,
+        headers: owner.headers,
+      });
+      expect(removed.statusCode).toBe(204);
       const body = expectError(await settings(own.key), 401, 'unauthorized');
       expect(body.message).toBe('Invalid or missing API key');
     });

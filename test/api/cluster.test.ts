@@ -97,6 +97,23 @@ describe.runIf(onPostgres.length > 0)('postgres: two nodes on one database', () 
     await eventually(async () => b.services.tokenCache.stats().size === 0, 3000);
   });
 
+  it('refuses a regenerated API key and a demoted member’s key on the other node at once', async () => {
+    const owner = await signup(a.app);
+    const ws = await createWorkspace(a.app, owner, `Keys ${Math.random()}`);
+    const key = await createApiKey(a.app, owner, ws.slug);
+    const settingsOn = async (node: TestApp, secret: string) =>
+      (await node.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(secret) })).statusCode;
+    expect(await settingsOn(b, key.key)).toBe(200); // cached on node B
+    const res = await a.app.inject({
+      method: 'POST',
+      url: `/v1/workspaces/${ws.slug}/api-keys/${key.id}/regenerate`,
+      headers: owner.headers,
+    });
+    expect(res.statusCode).toBe(200);
+    await eventually(async () => (await settingsOn(b, key.key)) === 401, 3000);
+    expect(await settingsOn(b, json(res).key)).toBe(200);
+  });
+
   it('shares the management rate-limit budget between nodes', async () => {
     const session = await signup(a.app);
     const ws = await createWorkspace(a.app, session, `Budget ${Math.random()}`);

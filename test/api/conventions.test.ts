@@ -202,6 +202,38 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
         ]);
       }
     });
+    it('answers 400, never 500, for a NUL character in the path, the query or the body', async () => {
+      const { session, ws, key } = await newOwner();
+      const asKey = { ...bearer(key.key) };
+      const cases: InjectOptions[] = [
+        { method: 'GET', url: '/v1/tokens/tok_%00', headers: asKey },
+        { method: 'GET', url: '/v1/tokens?name=%00', headers: asKey },
+        { method: 'GET', url: '/v1/audit-logs?actor_id=a%00', headers: asKey },
+        { method: 'DELETE', url: '/v1/api-keys/%00', headers: asKey },
+        { method: 'GET', url: '/v1/workspaces/a%00b/tokens', headers: session.headers },
+        {
+          method: 'POST',
+          url: '/v1/tokens',
+          headers: asKey,
+          payload: { name: 'a\u0000b', scopes: ['tokens:read'] },
+        },
+        {
+          method: 'POST',
+          url: '/v1/auth/login',
+          payload: { email: 'a\u0000@example.com', password: PASSWORD },
+        },
+      ];
+      for (const options of cases) {
+        expectError(await t.app.inject(options), 400, 'bad_request');
+      }
+      // The workspace is untouched.
+      const listed = await t.app.inject({
+        method: 'GET',
+        url: `/v1/workspaces/${ws.slug}/tokens`,
+        headers: session.headers,
+      });
+      expect(json(listed).meta.total).toBe(0);
+    });
   });
 
   describe('lists', () => {
@@ -412,6 +444,19 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
       expect(later.statusCode, later.body).toBe(201);
       expect(json(later).name).toBe('second');
       expect(await countKeys(ws.id)).toBe(3);
+    });
+
+    it('answers 400, not 500, for a deeply nested body sent with an Idempotency-Key', async () => {
+      const { key } = await newOwner();
+      const depth = 100_000;
+      const metadata = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: { ...bearer(key.key), 'content-type': 'application/json', 'idempotency-key': 'deep-1' },
+        payload: `{"name":"deep","scopes":["tokens:read"],"metadata":${metadata}}`,
+      });
+      expectError(res, 400, 'bad_request');
     });
 
     it('answers 400 for an Idempotency-Key that is not printable ASCII of at most 255 characters', async () => {

@@ -116,6 +116,28 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
     expect((await jobRow(id)).status).toBe('done');
   });
 
+  it('keeps polling when the database refuses a claim, without an unhandled rejection', async () => {
+    const errors: unknown[] = [];
+    const broken = new JobRunner({
+      db: t.services.db,
+      dialect,
+      clock: t.clock.now,
+      logger: { ...silent, error: (obj: unknown) => void errors.push(obj) },
+      handlers: {},
+      periodic: [],
+      pollMs: 5,
+    });
+    // A claim that fails (a locked or unreachable database) must be logged, not crash the process.
+    const claim = broken as unknown as { claim: () => Promise<unknown> };
+    claim.claim = async () => {
+      throw new Error('database is locked');
+    };
+    await broken.start();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await broken.stop();
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
   it('reschedules a periodic job after each run instead of finishing it', async () => {
     const kind = `test.periodic.${dialect}`;
     let runs = 0;
@@ -264,6 +286,37 @@ describe.each(dialects())('%s: token expiry events', (dialect) => {
       [fiveDays.id, 1],
     ]);
     expect(evts.some((e) => JSON.parse(e.payload).id === halfDay.id)).toBe(false);
+  });
+
+  it('still announces expiring tokens when over a batch of tokens expired unannounced (after downtime)', async () => {
+    const { ws, create } = await setup();
+    const template = await create('missed-0', 8 * DAY);
+    const row = await t.services.db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('id', '=', template.id)
+      .executeTakeFirstOrThrow();
+    const clones = Array.from({ length: 600 }, (_, i) => ({
+      ...row,
+      id: `tok_missed${String(i).padStart(14, '0')}`,
+      name: `missed-${i + 1}`,
+      name_lower: `missed-${i + 1}`,
+    }));
+    for (let i = 0; i < clones.length; i += 100) {
+      await t.services.db
+        .insertInto('tokens')
+        .values(clones.slice(i, i + 100))
+        .execute();
+    }
+    // The server was down while all of them passed both notice windows and expired.
+    t.clock.advance(9 * DAY);
+    const soon = await create('three-days', 3 * DAY);
+    t.clock.advance(2 * DAY + HOUR);
+    await createExpirySweep(t.services)();
+    const evts = await events(ws.id, 'token.expiring');
+    expect(evts.map((e) => [JSON.parse(e.payload).id, JSON.parse(e.payload).expires_in_days])).toContainEqual(
+      [soon.id, 1],
+    );
   });
 
   it('writes each expiry exactly once when two runners sweep at the same time', async () => {

@@ -738,8 +738,24 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       expectError(await rotate(viaSession(viewer, ws), target.id, {}), 403, 'forbidden');
       const reader = await issue(viaSession(session, ws), { scopes: ['tokens:read', 'tokens:revoke'] });
       expectError(await rotate(viaBearer(reader.token), target.id, {}), 403, 'forbidden');
-      const rotator = await issue(viaSession(session, ws), { scopes: ['tokens:rotate'] });
+      const rotator = await issue(viaSession(session, ws), { scopes: ['tokens:rotate', 'tokens:read'] });
       expect((await rotate(viaBearer(rotator.token), target.id, {})).statusCode).toBe(200);
+    });
+
+    it('refuses a token rotating (and so obtaining) a token with a built-in scope it does not hold', async () => {
+      const { session, ws } = await newOwner();
+      const powerful = await issue(viaSession(session, ws), {
+        scopes: ['tokens:write', 'webhooks:write', 'audit:read'],
+      });
+      const rotator = await issue(viaSession(session, ws), { scopes: ['tokens:rotate'] });
+      const res = await rotate(viaBearer(rotator.token), powerful.id, {});
+      expectError(res, 403, 'forbidden');
+      expect(res.body).not.toMatch(/tkn_/);
+      // Nothing changed: the old secret still works and no rotation was recorded.
+      expect(await verifyCode(viaSession(session, ws), powerful.token)).toBe('VALID');
+      expect(await auditRows(ws.id, 'token.rotated')).toHaveLength(0);
+      // A token may still rotate one whose built-in scopes it holds (itself included).
+      expect((await rotate(viaBearer(rotator.token), rotator.id, {})).statusCode).toBe(200);
     });
 
     it('leaves exactly one current secret after concurrent rotations', async () => {
