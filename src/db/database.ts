@@ -40,7 +40,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     connection.pragma('busy_timeout = 5000');
     connection.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: connection }),
+      dialect: new SqliteDialect({ database: withStatementCache(connection) }),
       ...(log ? { log } : {}),
     });
     return { db, dialect: 'sqlite', postgresUrl: null, close: () => db.destroy() };
@@ -56,6 +56,34 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
   return { db, dialect: 'postgres', postgresUrl: databaseUrl, close: () => db.destroy() };
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than running the
+ * indexed reads of the hot path. This keeps prepared statements by SQL text (bounded), so a query
+ * shape is compiled by SQLite once per connection. Statements are reused only under Kysely's
+ * single-connection mutex, and SQLite re-prepares them itself after a schema change.
+ */
+function withStatementCache(connection: SQLite.Database): SQLite.Database {
+  const statements = new Map<string, SQLite.Statement>();
+  const prepare = (source: string) => {
+    let statement = statements.get(source);
+    if (statement === undefined) {
+      statement = connection.prepare(source);
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+      statements.set(source, statement);
+    }
+    return statement;
+  };
+  return new Proxy(connection, {
+    get(target, property) {
+      if (property === 'prepare') return prepare;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Runs pending migrations. Kysely's Migrator holds a lock, so nodes may start together. */
