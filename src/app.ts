@@ -75,8 +75,10 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     if (request.url.includes('%00'))
       throw new AppError('bad_request', 'The URL must not contain NUL characters');
   });
+  // Verify compares strings in memory only and promises 200 for any string (SPEC §5.6): exempt.
   app.addHook('preValidation', async (request) => {
-    if (containsNul(request.body)) throw badField('body', 'must not contain NUL characters');
+    if (!request.routeOptions.config.acceptsNul && containsNul(request.body))
+      throw badField('body', 'must not contain NUL characters');
   });
 
   registerErrorHandling(app);

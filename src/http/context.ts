@@ -21,6 +21,10 @@ export interface PendingIdempotency {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes NUL characters in its body (they never reach the database there). */
+    acceptsNul?: boolean;
+  }
   interface FastifyRequest {
     principal: Principal | null;
     workspaceContext: WorkspaceContext | null;

@@ -81,6 +81,7 @@ export function registerTokenRoutes(app: FastifyInstance, services: Services, ac
           response: { 200: VerifyResponse, ...errors(400, 401, 403, 404) },
         },
         onRequest: [access.workspace('tokens.verify', { budget: 'verify' }), ignoreIdempotencyKey],
+        config: { acceptsNul: true },
       },
       async (request, reply) => {
         const ctx = contextOf(request);
