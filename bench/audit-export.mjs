@@ -12,31 +12,33 @@
 //
 // Knobs (environment): BENCH_AUDIT_ENTRIES (1000000), BENCH_AUDIT_VERIFY (1: also time verify).
 
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { chainHash } from '../dist/audit/chain.js';
 import { chainedFields } from '../dist/audit/service.js';
 import { newId } from '../dist/auth/credentials.js';
+import {
+  api,
+  cpuSeconds,
+  createTeamKey,
+  createWorkspace,
+  freePort,
+  guardRun,
+  intFromEnv,
+  loadAverage,
+  log,
+  procMiB,
+  reportExitedServers,
+  runMain,
+  signUp,
+  startServer,
+  stopServer,
+  waitReady,
+} from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
 const DAY_MS = 86_400_000;
-
-function intFromEnv(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return value;
-}
 
 const ENTRIES = intFromEnv('BENCH_AUDIT_ENTRIES', 1_000_000, 1, 20_000_000);
 const VERIFY = intFromEnv('BENCH_AUDIT_VERIFY', 1, 0, 1) === 1;
@@ -44,145 +46,31 @@ const INSERT_BATCH = 10_000;
 // The whole run is bounded: past this the server is killed and the bench fails.
 const DEADLINE_MS = 30 * 60_000;
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
 const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
-// ---------------------------------------------------------------------------------------------
-// Server lifecycle (as in bench/verify.mjs)
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function startServer(dataDir, port) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
-    cwd: dataDir,
-    env: {
-      ...process.env,
-      TOOKEN_HOST: HOST,
-      TOOKEN_PORT: String(port),
-      TOOKEN_DATA_DIR: dataDir,
-      TOOKEN_DATABASE_URL: '',
-      TOOKEN_SIGNUP: 'open',
-      TOOKEN_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk) => {
-    output = (output + chunk.toString()).slice(-8_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, output: () => output };
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  server.child.kill('SIGTERM');
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000).unref());
-  if ((await Promise.race([server.exited, timeout])) === 'timeout') {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
-}
-
-async function waitReady(base, server) {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if (server.child.exitCode !== null) {
-      throw new Error(`server exited with code ${server.child.exitCode}:\n${server.output()}`);
-    }
-    try {
-      const res = await fetch(`${base}/readyz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`server not ready within 60 s:\n${server.output()}`);
-}
-
-/** A memory figure of a process in MiB, from /proc/<pid>/status (Linux). */
-function procMiB(pid, field) {
-  try {
-    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU seconds (user + system) used so far by a process, from /proc (Linux). */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
+// Longer than the lib's defaults, as this bench always allowed: its database can hold millions of rows.
+const STOP_GRACE_MS = 10_000;
+const READY_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // Set-up through the HTTP API, then audit entries straight into SQLite
 
-async function api(base, method, url, { body, cookie, csrf, bearer } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (cookie) headers.cookie = cookie;
-  if (csrf) headers['x-csrf-token'] = csrf;
-  if (bearer) headers.authorization = `Bearer ${bearer}`;
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url} → ${res.status}: ${text}`);
-  return { res, json: JSON.parse(text) };
-}
-
 async function setUpWorkspace(base) {
-  const password = randomBytes(18).toString('base64url');
-  const signup = await api(base, 'POST', '/v1/auth/signup', {
-    body: { email: 'bench@example.com', password },
-  });
-  const cookie = signup.res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .find((c) => c.startsWith('tooken_session='));
-  if (!cookie) throw new Error('signup set no tooken_session cookie');
-  const csrf = signup.json.csrf_token;
-  const ws = await api(base, 'POST', '/v1/workspaces', { body: { name: 'Bench' }, cookie, csrf });
+  const { session, user } = await signUp(base);
+  const ws = await createWorkspace(base, session);
   // The export is in the workspace timezone too: a zone with an offset exercises that column.
-  await api(base, 'PATCH', `/v1/workspaces/${ws.json.slug}/settings`, {
+  await api(base, 'PATCH', `/v1/workspaces/${ws.slug}/settings`, {
     body: { timezone: 'Asia/Kolkata' },
-    cookie,
-    csrf,
+    ...session,
   });
-  const key = await api(base, 'POST', `/v1/workspaces/${ws.json.slug}/api-keys`, {
-    body: { name: 'bench', kind: 'team', role: 'admin' },
-    cookie,
-    csrf,
-  });
+  const key = await createTeamKey(base, ws.slug, session);
   return {
-    workspaceId: ws.json.id,
-    slug: ws.json.slug,
-    userId: signup.json.user.id,
-    keyId: key.json.id,
-    apiKey: key.json.key,
-    cookie,
+    workspaceId: ws.id,
+    slug: ws.slug,
+    userId: user.id,
+    keyId: key.id,
+    apiKey: key.key,
+    cookie: session.cookie,
   };
 }
 
@@ -339,39 +227,29 @@ async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tooken-bench-audit-'));
   let server = null;
   const cleanUp = async () => {
-    if (server) await stopServer(server);
+    if (server) await stopServer(server, STOP_GRACE_MS);
     rmSync(dataDir, { recursive: true, force: true });
   };
-  const abort = async (why) => {
-    process.stderr.write(`bench: ${why}; stopping\n`);
-    await cleanUp();
-    process.exit(1);
-  };
-  process.once('SIGINT', () => abort('interrupted'));
-  process.once('SIGTERM', () => abort('terminated'));
-  const deadline = setTimeout(() => abort(`not finished within ${DEADLINE_MS / 1000} s`), DEADLINE_MS);
-  process.once('exit', () => {
-    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-  });
+  const disarm = guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => (server ? [server] : []) });
 
   try {
     const port = await freePort();
-    const base = `http://${HOST}:${port}`;
-    server = startServer(dataDir, port);
-    await waitReady(base, server);
+    server = startServer({ dataDir, port });
+    const base = server.base;
+    await waitReady(server, READY_TIMEOUT_MS);
     const ws = await setUpWorkspace(base);
     log(`workspace ${ws.slug} (${ws.workspaceId}), timezone Asia/Kolkata, team key ${ws.keyId}`);
 
     // Entries go in while the server is stopped, so that its own writers never wait on the lock.
-    await stopServer(server);
+    await stopServer(server, STOP_GRACE_MS);
     const seedStart = Date.now();
     const seeded = seedAudit(path.join(dataDir, 'tooken.db'), ws, ENTRIES);
     log(
       `seeded ${ENTRIES} audit entries (${seeded.stored} in the workspace) in ` +
         `${((Date.now() - seedStart) / 1000).toFixed(1)} s`,
     );
-    server = startServer(dataDir, port);
-    await waitReady(base, server);
+    server = startServer({ dataDir, port });
+    await waitReady(server, READY_TIMEOUT_MS);
     const pid = server.child.pid;
     // Let start-up work (migrations check, first job runs) settle before measuring.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -379,12 +257,7 @@ async function main() {
     log(
       `server VmRSS idle: ${fmt(procMiB(pid, 'VmRSS'), 0)} MiB, VmHWM so far: ${fmt(procMiB(pid, 'VmHWM'), 0)} MiB`,
     );
-    log(
-      `load average before: ${os
-        .loadavg()
-        .map((n) => n.toFixed(2))
-        .join(' ')} (on ${os.cpus().length} CPUs)`,
-    );
+    log(`load average before: ${loadAverage()} (on ${os.cpus().length} CPUs)`);
     log('');
 
     const full = await measureExport(base, pid, ws.apiKey, '');
@@ -420,19 +293,12 @@ async function main() {
     log(`server VmHWM (peak RSS since start, whole process life): ${fmt(procMiB(pid, 'VmHWM'), 0)} MiB`);
     log(`whole bench ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } catch (error) {
-    if (server && server.child.exitCode !== null) {
-      process.stderr.write(
-        `bench: the server exited (code ${server.child.exitCode}); its last output:\n${server.output()}\n`,
-      );
-    }
+    if (server) reportExitedServers([server]);
     throw error;
   } finally {
-    clearTimeout(deadline);
+    disarm();
     await cleanUp();
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

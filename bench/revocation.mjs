@@ -11,29 +11,28 @@
 // to for CREATE/DROP DATABASE; postgres://postgres@127.0.0.1:5432/postgres), BENCH_ITERATIONS
 // (200 token revocations), BENCH_KEY_ITERATIONS (50 API-key regenerations).
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
-
-function intFromEnv(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return value;
-}
+import {
+  benchPassword,
+  freePort,
+  guardRun,
+  intFromEnv,
+  loadAverage,
+  log,
+  percentile,
+  reportExitedServers,
+  runMain,
+  sessionCookie,
+  startServer,
+  stopServer,
+  waitReady,
+} from './lib.mjs';
 
 const ADMIN_URL = process.env.TOOKEN_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const ITERATIONS = intFromEnv('BENCH_ITERATIONS', 200, 1, 2_000);
@@ -45,8 +44,6 @@ const POLL_CAP_MS = 1_500;
 const MAX_OVERRUNS = 5;
 // The whole run is bounded: past this the servers are killed, the database dropped, the bench fails.
 const DEADLINE_MS = 115_000;
-
-const log = (line = '') => process.stdout.write(`${line}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Database
@@ -68,73 +65,22 @@ async function adminQuery(text) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server lifecycle
+// Servers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function startServer({ name, dataDir, port, dbUrl, secretKey }) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
-    cwd: dataDir,
+/** One node of the pair: both share the database and the secret key, as a real cluster does. */
+function startNode({ name, dataDir, port, dbUrl, secretKey }) {
+  return startServer({
+    name,
+    dataDir,
+    port,
     env: {
-      ...process.env,
-      TOOKEN_HOST: HOST,
-      TOOKEN_PORT: String(port),
-      TOOKEN_DATA_DIR: dataDir,
       TOOKEN_DATABASE_URL: dbUrl,
       TOOKEN_SECRET_KEY: secretKey,
-      TOOKEN_SIGNUP: 'open',
-      TOOKEN_LOG_LEVEL: 'warn',
       // Far above what the polling reaches, so that no request is limited.
       TOOKEN_RATE_LIMIT_PER_MINUTE: '100000000',
       TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000000000',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  const keep = (chunk) => {
-    output = (output + chunk.toString()).slice(-8_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { name, child, exited, output: () => output, base: `http://${HOST}:${port}` };
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  server.child.kill('SIGTERM');
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 5_000).unref());
-  if ((await Promise.race([server.exited, timeout])) === 'timeout') {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
-}
-
-async function waitReady(server) {
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    if (server.child.exitCode !== null) {
-      throw new Error(`server ${server.name} exited with code ${server.child.exitCode}:\n${server.output()}`);
-    }
-    try {
-      const res = await fetch(`${server.base}/readyz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`server ${server.name} not ready within 30 s:\n${server.output()}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,13 +123,10 @@ async function api(base, method, url, options = {}) {
 }
 
 async function setUp(base) {
-  const password = randomBytes(18).toString('base64url');
   const signup = await api(base, 'POST', '/v1/auth/signup', {
-    body: { email: 'bench@example.com', password },
+    body: { email: 'bench@example.com', password: benchPassword() },
   });
-  const setCookie = signup.headers['set-cookie'] ?? [];
-  const cookie = setCookie.map((c) => c.split(';')[0]).find((c) => c.startsWith('tooken_session='));
-  if (!cookie) throw new Error('signup set no tooken_session cookie');
+  const cookie = sessionCookie(signup.headers['set-cookie'] ?? []);
   const session = { cookie, csrf: signup.json.csrf_token };
   const ws = await api(base, 'POST', '/v1/workspaces', { body: { name: 'Bench' }, ...session });
   const slug = ws.json.slug;
@@ -208,12 +151,6 @@ async function setUp(base) {
 
 // ---------------------------------------------------------------------------------------------
 // Measurement
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
-}
 
 const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
@@ -382,17 +319,7 @@ async function main() {
     return cleaned;
   };
   // Ctrl-C or an overrun still stops the servers, drops the database and removes the temp dir.
-  const abort = async (why) => {
-    process.stderr.write(`bench: ${why}; stopping\n`);
-    await cleanUp();
-    process.exit(1);
-  };
-  process.once('SIGINT', () => abort('interrupted'));
-  process.once('SIGTERM', () => abort('terminated'));
-  const deadline = setTimeout(() => abort(`not finished within ${DEADLINE_MS / 1000} s`), DEADLINE_MS);
-  process.once('exit', () => {
-    for (const server of servers) if (server.child.exitCode === null) server.child.kill('SIGKILL');
-  });
+  const disarm = guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => servers });
 
   try {
     await adminQuery(`CREATE DATABASE ${dbName}`);
@@ -402,7 +329,7 @@ async function main() {
     const server = async (name) => {
       const dataDir = path.join(tempDir, name);
       mkdirSync(dataDir);
-      const s = startServer({ name, dataDir, port: await freePort(), dbUrl, secretKey });
+      const s = startNode({ name, dataDir, port: await freePort(), dbUrl, secretKey });
       servers.push(s);
       // One at a time: the first applies the migrations.
       await waitReady(s);
@@ -413,12 +340,7 @@ async function main() {
     const version = (await adminQuery('show server_version')).rows[0].server_version;
     log(`database ${dbName} on ${new URL(ADMIN_URL).host} (PostgreSQL ${version})`);
     log(`node A: pid ${a.child.pid} on ${a.base}; node B: pid ${b.child.pid} on ${b.base}`);
-    log(
-      `load average before: ${os
-        .loadavg()
-        .map((n) => n.toFixed(2))
-        .join(' ')} (on ${os.cpus().length} CPUs)`,
-    );
+    log(`load average before: ${loadAverage()} (on ${os.cpus().length} CPUs)`);
 
     const ctx = await setUp(a.base);
     log(`workspace ${ctx.slug} (${ctx.workspaceId}), set up through A`);
@@ -445,21 +367,12 @@ async function main() {
       log(`FAILED: ${tokens.over + keys.over} changes took over ${LIMIT_MS} ms to reach node B`);
     }
   } catch (error) {
-    for (const server of servers) {
-      if (server.child.exitCode !== null) {
-        process.stderr.write(
-          `bench: server ${server.name} exited (code ${server.child.exitCode}); its last output:\n${server.output()}\n`,
-        );
-      }
-    }
+    reportExitedServers(servers);
     throw error;
   } finally {
-    clearTimeout(deadline);
+    disarm();
     await cleanUp();
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

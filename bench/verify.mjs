@@ -10,29 +10,32 @@
 // run), BENCH_RUNS (3 of each), BENCH_WARMUP (3 s of each before the measured runs),
 // BENCH_SERVER_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
 
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import SQLite from 'better-sqlite3';
 import { digest, generateSecret, hint, newId } from '../dist/auth/credentials.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
-
-function intFromEnv(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return value;
-}
+import {
+  api,
+  cpuSeconds,
+  createTeamKey,
+  createWorkspace,
+  freePort,
+  guardRun,
+  intFromEnv,
+  loadAverage,
+  log,
+  machineBusySeconds,
+  percentile,
+  procMiB,
+  reportExitedServers,
+  runMain,
+  signUp,
+  startServer,
+  stopServer,
+  waitReady,
+} from './lib.mjs';
 
 const TOKENS = intFromEnv('BENCH_TOKENS', 100_000, 1, 1_000_000);
 const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 10, 1, 1000);
@@ -43,159 +46,35 @@ const INSERT_BATCH = 5_000;
 // The whole run is bounded: past this the server is killed and the bench fails.
 const DEADLINE_MS = 180_000;
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
-
 // ---------------------------------------------------------------------------------------------
 // Server lifecycle
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
+// Budgets far above anything this machine can drive, so that no request is limited.
+const SERVER_ENV = {
+  TOOKEN_RATE_LIMIT_PER_MINUTE: '100000000',
+  TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000000000',
+};
 
-function startServer(dataDir, port) {
+function startBenchServer(dataDir, port) {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
-    cwd: dataDir,
-    env: {
-      ...process.env,
-      TOOKEN_HOST: HOST,
-      TOOKEN_PORT: String(port),
-      TOOKEN_DATA_DIR: dataDir,
-      TOOKEN_DATABASE_URL: '',
-      TOOKEN_SIGNUP: 'open',
-      TOOKEN_LOG_LEVEL: 'warn',
-      // Budgets far above anything this machine can drive, so that no request is limited.
-      TOOKEN_RATE_LIMIT_PER_MINUTE: '100000000',
-      TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000000000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk) => {
-    output = (output + chunk.toString()).slice(-8_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, output: () => output };
+  return startServer({ dataDir, port, env: SERVER_ENV, nodeArgs });
 }
 
-async function stopServer(server) {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  server.child.kill('SIGTERM');
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 5_000).unref());
-  if ((await Promise.race([server.exited, timeout])) === 'timeout') {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
-}
-
-async function waitReady(base, server) {
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    if (server.child.exitCode !== null) {
-      throw new Error(`server exited with code ${server.child.exitCode}:\n${server.output()}`);
-    }
-    try {
-      const res = await fetch(`${base}/readyz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`server not ready within 30 s:\n${server.output()}`);
-}
-
-/** CPU seconds (user + system) used so far by a process, from /proc (Linux). */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU seconds spent busy by the whole machine (all cores) so far, from /proc/stat. */
-function machineBusySeconds() {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - fields[3] - fields[4]) / 100; // minus idle and iowait, in USER_HZ (100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function rssMiB(pid) {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** The 1, 5 and 15 minute load averages: anything else running skews the figures. */
-function loadAverage() {
-  return os
-    .loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
-}
+const rssMiB = (pid) => Math.round(procMiB(pid, 'VmRSS'));
 
 // ---------------------------------------------------------------------------------------------
 // Set-up through the HTTP API, then tokens straight into SQLite
 
-async function api(base, method, url, { body, cookie, csrf, bearer } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (cookie) headers.cookie = cookie;
-  if (csrf) headers['x-csrf-token'] = csrf;
-  if (bearer) headers.authorization = `Bearer ${bearer}`;
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url} → ${res.status}: ${text}`);
-  return { res, json: JSON.parse(text) };
-}
-
 async function setUpWorkspace(base) {
-  const password = randomBytes(18).toString('base64url');
-  const signup = await api(base, 'POST', '/v1/auth/signup', {
-    body: { email: 'bench@example.com', password },
-  });
-  const cookie = signup.res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .find((c) => c.startsWith('tooken_session='));
-  if (!cookie) throw new Error('signup set no tooken_session cookie');
-  const csrf = signup.json.csrf_token;
-  const ws = await api(base, 'POST', '/v1/workspaces', { body: { name: 'Bench' }, cookie, csrf });
-  const key = await api(base, 'POST', `/v1/workspaces/${ws.json.slug}/api-keys`, {
-    body: { name: 'bench', kind: 'team', role: 'admin' },
-    cookie,
-    csrf,
-  });
+  const { session } = await signUp(base);
+  const ws = await createWorkspace(base, session);
+  const key = await createTeamKey(base, ws.slug, session);
   return {
-    workspaceId: ws.json.id,
-    slug: ws.json.slug,
-    keyId: key.json.id,
-    keyName: key.json.name,
-    apiKey: key.json.key,
+    workspaceId: ws.id,
+    slug: ws.slug,
+    keyId: key.id,
+    keyName: key.name,
+    apiKey: key.key,
   };
 }
 
@@ -263,12 +142,6 @@ function seedTokens(dbFile, { workspaceId, keyId, keyName }, count) {
 
 // ---------------------------------------------------------------------------------------------
 // Load
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
-}
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -353,23 +226,13 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   };
   // Ctrl-C or an overrun still stops the server and removes the data dir.
-  const abort = async (why) => {
-    process.stderr.write(`bench: ${why}; stopping\n`);
-    await cleanUp();
-    process.exit(1);
-  };
-  process.once('SIGINT', () => abort('interrupted'));
-  process.once('SIGTERM', () => abort('terminated'));
-  const deadline = setTimeout(() => abort(`not finished within ${DEADLINE_MS / 1000} s`), DEADLINE_MS);
-  process.once('exit', () => {
-    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-  });
+  const disarm = guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => (server ? [server] : []) });
 
   try {
     const port = await freePort();
-    const base = `http://${HOST}:${port}`;
-    server = startServer(dataDir, port);
-    await waitReady(base, server);
+    server = startBenchServer(dataDir, port);
+    const base = server.base;
+    await waitReady(server);
     const ws = await setUpWorkspace(base);
     log(`workspace ${ws.slug} (${ws.workspaceId}), team key ${ws.keyId}`);
 
@@ -379,8 +242,8 @@ async function main() {
     const seedStart = Date.now();
     const secrets = seedTokens(path.join(dataDir, 'tooken.db'), ws, TOKENS);
     log(`seeded ${TOKENS} tokens in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
-    server = startServer(dataDir, port);
-    await waitReady(base, server);
+    server = startBenchServer(dataDir, port);
+    await waitReady(server);
     const pid = server.child.pid;
     log(`server: pid ${pid} on ${base}, SQLite in ${dataDir}`);
     log(`load average before: ${loadAverage()} (on ${os.cpus().length} CPUs)`);
@@ -485,19 +348,12 @@ async function main() {
       log(`FAILED: ${failures} unexpected responses, errors or time-outs`);
     }
   } catch (error) {
-    if (server && server.child.exitCode !== null) {
-      process.stderr.write(
-        `bench: the server exited (code ${server.child.exitCode}); its last output:\n${server.output()}\n`,
-      );
-    }
+    if (server) reportExitedServers([server]);
     throw error;
   } finally {
-    clearTimeout(deadline);
+    disarm();
     await cleanUp();
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);
