@@ -1,9 +1,7 @@
 import type { Actor } from '../audit/service.js';
-import type { Clock } from '../clock.js';
 import type { InvalidatingCache } from '../cluster/cache.js';
 import type { Db, Role } from '../db/schema.js';
 import { AppError, unauthorizedKey } from '../errors.js';
-import type { UsageBuffer } from '../usage/buffer.js';
 import { constantTimeEqual, digest, parseSecret, sealKeyFor } from './credentials.js';
 import type { SessionPrincipal } from './sessions.js';
 
@@ -67,8 +65,6 @@ export function readCookie(header: string | undefined, name: string): string | n
 export async function resolveApiKey(
   db: Db,
   secret: string,
-  usage: UsageBuffer,
-  clock: Clock,
   cache: InvalidatingCache<ApiKeyPrincipal>,
 ): Promise<ApiKeyPrincipal> {
   if (parseSecret(secret) !== 'api_key') throw unauthorizedKey();
@@ -80,7 +76,6 @@ export async function resolveApiKey(
     cache.set(presentedDigest, principal, generation);
   }
   if (principal === null) throw unauthorizedKey();
-  usage.apiKeyUsed(principal.id, clock());
   return principal;
 }
 

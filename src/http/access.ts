@@ -32,7 +32,6 @@ export function createAccess(services: Services) {
     const status = tokenStatus(token, now);
     if (status === 'expired') throw new AppError('unauthorized', 'Token has expired');
     if (status === 'revoked') throw new AppError('unauthorized', 'Token has been revoked');
-    usage.tokenUsed(token.id, now);
     return {
       type: 'token',
       id: token.id,
@@ -49,7 +48,7 @@ export function createAccess(services: Services) {
     if (presented === null) throw unauthorizedKey();
     if (presented.kind === 'bearer') {
       if (parseSecret(presented.secret) === 'token') return resolveToken(presented.secret);
-      return resolveApiKey(db, presented.secret, usage, clock, services.credentialCache);
+      return resolveApiKey(db, presented.secret, services.credentialCache);
     }
     const session = await sessions.resolve(presented.secret);
     if (session === null) throw new AppError('unauthorized', 'Your session has expired; sign in again');
@@ -137,6 +136,9 @@ export function createAccess(services: Services) {
           if (permission === 'workspace.delete' && context.grant.via !== 'session') throw sessionRequired();
           throw forbidden();
         }
+        // Only an allowed call is a use (SPEC §5.7); noted in memory, written by the batched flush.
+        if (principal.type === 'token') usage.tokenUsed(principal.id, clock());
+        if (principal.type === 'api_key') usage.apiKeyUsed(principal.id, clock());
       };
     },
   };
