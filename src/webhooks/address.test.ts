@@ -44,13 +44,16 @@ describe('public unicast addresses', () => {
       '::ffff:10.0.0.1',
       '64:ff9b::10.0.0.1',
       '2001:db8::1',
+      '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo tunnels to an arbitrary IPv4 host
+      '2001:2::1', // benchmarking
+      '2001:1ff::1', // the rest of the IETF protocol block 2001::/23
     ]) {
       expect(isPublicAddress(ip), ip).toBe(false);
     }
   });
 
   it('accepts global IPv6 and mapped public IPv4', () => {
-    for (const ip of ['2606:4700:4700::1111', '2001:4860:4860::8888', '::ffff:8.8.8.8']) {
+    for (const ip of ['2606:4700:4700::1111', '2001:4860:4860::8888', '2001:200::1', '::ffff:8.8.8.8']) {
       expect(isPublicAddress(ip), ip).toBe(true);
     }
   });

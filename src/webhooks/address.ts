@@ -62,6 +62,7 @@ function isPublicV6(address: string): boolean {
   if ((g0 & 0xffc0) === 0xfec0) return false; // site-local (deprecated)
   if ((g0 & 0xff00) === 0xff00) return false; // multicast
   if (g0 === 0x2001 && g1 === 0x0db8) return false; // documentation
+  if (g0 === 0x2001 && g1 < 0x0200) return false; // 2001::/23 IETF protocol block, incl. Teredo 2001::/32
   if (g0 === 0x2002) return isPublicV4(`${g1 >> 8}.${g1 & 0xff}.${g2 >> 8}.${g2 & 0xff}`); // 6to4
   if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return false; // discard-only
   return (g0 & 0xe000) === 0x2000; // only global unicast 2000::/3 remains
