@@ -107,7 +107,7 @@ export function createServices({
   });
   const usage = createUsageBuffer(db, emitTokensUsed);
   const audit = createAuditService({ clock });
-  const sessions = createSessionStore({ db, clock, usage });
+  const sessions = createSessionStore({ db, clock, usage, serverKey });
   return {
     config,
     database,

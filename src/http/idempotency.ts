@@ -31,7 +31,10 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw badField('Idempotency-Key', 'must be 1–255 printable ASCII characters');
     }
-    const { digest: scope, sealKey } = request.principal;
+    // Scoped to the calling credential, or to the user behind a dashboard session (SPEC §3).
+    const principal = request.principal;
+    const scope = principal.type === 'session' ? `user:${principal.user.id}` : principal.digest;
+    const { sealKey } = principal;
     let canonicalBody: string;
     try {
       canonicalBody = canonicalJson(request.body ?? null);
