@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../db/dialect.js';
 import type { Db, InvitationsTable, Role } from '../db/schema.js';
 import { queueInvitationEmail } from '../email/outbox.js';
 import { AppError, forbidden, notFound } from '../errors.js';
+import { lockWorkspace } from '../workspaces/lock.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -104,15 +105,6 @@ export function createInvitationService({
     async create(caller, input, meta) {
       const email = input.email.trim().toLowerCase();
       const now = clock();
-      const member = await db
-        .selectFrom('members')
-        .innerJoin('users', 'users.id', 'members.user_id')
-        .select('users.id')
-        .where('members.workspace_id', '=', caller.workspace.id)
-        .where('users.email', '=', email)
-        .executeTakeFirst();
-      if (member !== undefined)
-        throw new AppError('conflict', `${email} is already a member of this workspace`);
       const secret = randomSecret();
       const inviter = creatorOf(caller.principal);
       const row: InvitationsTable = {
@@ -130,13 +122,19 @@ export function createInvitationService({
         ended_at: null,
       };
       await db.transaction().execute(async (tx) => {
-        // Touching the workspace row first serialises invitations of one workspace, so concurrent
-        // invitations of one address cannot leave two pending links (each replaces the one before).
-        await tx
-          .updateTable('workspaces')
-          .set((eb) => ({ id: eb.ref('id') }))
-          .where('id', '=', caller.workspace.id)
-          .execute();
+        // Serialised with other invitations and with joins of this workspace: concurrent invitations
+        // of one address cannot leave two pending links, nor one for someone joining right now.
+        await lockWorkspace(tx, caller.workspace.id);
+        const member = await tx
+          .selectFrom('members')
+          .innerJoin('users', 'users.id', 'members.user_id')
+          .select('users.id')
+          .where('members.workspace_id', '=', caller.workspace.id)
+          .where('users.email', '=', email)
+          .executeTakeFirst();
+        if (member !== undefined) {
+          throw new AppError('conflict', `${email} is already a member of this workspace`);
+        }
         // Inviting an address again replaces its pending invitation: the old link dies.
         await tx
           .updateTable('invitations')
@@ -206,6 +204,7 @@ export function createInvitationService({
       }
       try {
         await db.transaction().execute(async (tx) => {
+          await lockWorkspace(tx, row.workspace_id);
           const claimed = await tx
             .updateTable('invitations')
             .set({ status: 'accepted', ended_at: now, secret_sealed: null })

@@ -3,6 +3,7 @@ import { actorOf, type Principal } from '../auth/principal.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import type { Db, Executor, Role, Tx } from '../db/schema.js';
 import { AppError, forbidden, notFound } from '../errors.js';
+import { lockWorkspace } from '../workspaces/lock.js';
 
 export interface MemberView {
   user_id: string;
@@ -73,11 +74,7 @@ export function createMemberService({
    * demote each other at the same moment and the audited old role is the one really replaced.
    */
   const lockAndFind = async (tx: Tx, workspaceId: string, userId: string): Promise<MemberView> => {
-    await tx
-      .updateTable('workspaces')
-      .set((eb) => ({ id: eb.ref('id') }))
-      .where('id', '=', workspaceId)
-      .execute();
+    await lockWorkspace(tx, workspaceId);
     return find(workspaceId, userId, tx);
   };
 
