@@ -5,6 +5,7 @@ import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
+import { countRows } from '../db/paginate.js';
 import type { ApiKeysTable, Db, Role, Tx } from '../db/schema.js';
 import { badField, forbidden, notFound } from '../errors.js';
 
@@ -113,9 +114,9 @@ export function createApiKeyService({
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+        countRows(query),
       ]);
-      return { rows: found.map(toView), total: Number(count.n) };
+      return { rows: found.map(toView), total: count };
     },
 
     async create(caller, input, meta) {

@@ -1,4 +1,5 @@
 import type { SelectQueryBuilder } from 'kysely';
+import { countRows } from '../db/paginate.js';
 import type { AuditLogTable, Database, Db } from '../db/schema.js';
 import { badField } from '../errors.js';
 
@@ -51,11 +52,9 @@ export async function listPage(
       .limit(perPage)
       .offset((page - 1) * perPage)
       .execute(),
-    filtered(db, workspaceId, filter)
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow(),
+    countRows(filtered(db, workspaceId, filter)),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total: count };
 }
 
 export async function listAfterCursor(

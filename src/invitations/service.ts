@@ -5,6 +5,7 @@ import { seal, unseal } from '../auth/sealing.js';
 import type { SessionPrincipal } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/dialect.js';
+import { countRows } from '../db/paginate.js';
 import type { Db, InvitationsTable, Role } from '../db/schema.js';
 import { queueInvitationEmail } from '../email/outbox.js';
 import { AppError, forbidden, notFound } from '../errors.js';
@@ -95,11 +96,9 @@ export function createInvitationService({
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        pending(caller.workspace.id)
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
+        countRows(pending(caller.workspace.id)),
       ]);
-      return { rows: rows.map((row) => view(row, caller.role === 'owner')), total: Number(count.n) };
+      return { rows: rows.map((row) => view(row, caller.role === 'owner')), total: count };
     },
 
     async create(caller, input, meta) {

@@ -1,6 +1,7 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
+import { countRows } from '../db/paginate.js';
 import type { Db, Executor, Role, Tx } from '../db/schema.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { lockWorkspace } from '../workspaces/lock.js';
@@ -101,11 +102,9 @@ export function createMemberService({
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        members(workspaceId)
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
+        countRows(members(workspaceId)),
       ]);
-      return { rows, total: Number(count.n) };
+      return { rows, total: count };
     },
 
     async changeRole(caller, userId, role, meta) {

@@ -6,6 +6,7 @@ import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
 import type { Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
+import { countRows } from '../db/paginate.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import { AppError, badField, forbidden, notFound } from '../errors.js';
 import { emitEvent } from '../events/outbox.js';
@@ -254,9 +255,9 @@ export function createTokenService({
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+        countRows(query),
       ]);
-      return { rows: rows.map((row) => tokenView(row, now)), total: Number(count.n) };
+      return { rows: rows.map((row) => tokenView(row, now)), total: count };
     },
 
     async get(caller, id) {

@@ -4,6 +4,7 @@ import { newId } from '../auth/credentials.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { seal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
+import { countRows } from '../db/paginate.js';
 import type { Db, WebhookDeliveriesTable, WebhooksTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
 import { queueDelivery, scheduleAttempt } from './dispatch.js';
@@ -104,7 +105,7 @@ export function createWebhookService(deps: {
   return {
     async list(caller, page, perPage) {
       const base = db.selectFrom('webhooks').where('workspace_id', '=', caller.workspace.id);
-      const [rows, count] = await Promise.all([
+      const [rows, total] = await Promise.all([
         base
           .selectAll()
           .orderBy('created_at', 'desc')
@@ -112,9 +113,9 @@ export function createWebhookService(deps: {
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+        countRows(base),
       ]);
-      return { rows, total: Number(count.n) };
+      return { rows, total };
     },
 
     get: (caller, id) => find(caller.workspace.id, id),
@@ -276,9 +277,9 @@ export function createWebhookService(deps: {
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+        countRows(base),
       ]);
-      return { rows, total: Number(count.n) };
+      return { rows, total: count };
     },
 
     async retry(caller, id, deliveryId) {

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { InvalidatingCache } from '../cluster/cache.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
+import { countRows } from '../db/paginate.js';
 import type { Db, Role, WorkspacesTable } from '../db/schema.js';
 import { badField } from '../errors.js';
 import { slugFromName, slugWithSuffix } from './slug.js';
@@ -155,9 +156,9 @@ export function createWorkspaceService({
           .limit(perPage)
           .offset((page - 1) * perPage)
           .execute(),
-        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+        countRows(base),
       ]);
-      return { rows, total: Number(count.n) };
+      return { rows, total: count };
     },
 
     bySlug: (slug) => db.selectFrom('workspaces').selectAll().where('slug', '=', slug).executeTakeFirst(),
