@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
@@ -204,4 +205,21 @@ export async function addMember(
     .insertInto('members')
     .values({ workspace_id: workspaceId, user_id: userId, role, joined_at: services.clock() })
     .execute();
+}
+
+/** Asserts an error response of SPEC §3's shape, optionally naming a field in `details`. */
+export function expectError(
+  res: LightMyRequestResponse,
+  status: number,
+  error: string,
+  field?: string,
+): Json {
+  expect(res.statusCode, res.body).toBe(status);
+  const body = json(res);
+  expect(body).toMatchObject({ error, status, request_id: res.headers['x-request-id'] });
+  expect(typeof body.message).toBe('string');
+  if (field !== undefined) {
+    expect(body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+  }
+  return body;
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSecret } from '../../src/auth/credentials.js';
 import { iso } from '../../src/clock.js';
@@ -10,6 +9,7 @@ import {
   createTestApp,
   createWorkspace,
   dialects,
+  expectError,
   type Json,
   json,
   type Session,
@@ -81,14 +81,6 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   const keyRow = (id: string) =>
     t.services.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
-
-  function expectError(res: LightMyRequestResponse, status: number, error: string): Json {
-    expect(res.statusCode, res.body).toBe(status);
-    const body = json(res);
-    expect(body).toMatchObject({ error, status, request_id: res.headers['x-request-id'] });
-    expect(typeof body.message).toBe('string');
-    return body;
-  }
 
   describe('POST /api-keys', () => {
     it('creates a team key with a session and returns the secret once, in the documented shape', async () => {

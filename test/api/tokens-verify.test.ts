@@ -10,6 +10,7 @@ import {
   createTestApp,
   createWorkspace,
   dialects,
+  expectError,
   type Json,
   json,
   type Session,
@@ -24,14 +25,6 @@ const WRITE = /^\s*(insert|update|delete)\b/i;
 /** Flips one character of the random part, keeping it base62: the checksum no longer matches. */
 const flipOneCharacter = (secret: string) =>
   `${secret.slice(0, 7)}${secret[7] === 'a' ? 'b' : 'a'}${secret.slice(8)}`;
-
-function expectError(res: LightMyRequestResponse, status: number, error: string): Json {
-  expect(res.statusCode, res.body).toBe(status);
-  const body = json(res);
-  expect(body).toMatchObject({ error, status, request_id: res.headers['x-request-id'] });
-  expect(typeof body.message).toBe('string');
-  return body;
-}
 
 interface Caller {
   base: string;

@@ -9,6 +9,7 @@ import {
   createTestApp,
   createWorkspace,
   dialects,
+  expectError,
   type Json,
   json,
   type Session,
@@ -123,14 +124,6 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     const res = await create(caller, { name: `token-${suffix()}`, scopes: ['tokens:read'], ...payload });
     expect(res.statusCode, res.body).toBe(201);
     return json(res);
-  }
-
-  function expectError(res: LightMyRequestResponse, status: number, error: string): Json {
-    expect(res.statusCode, res.body).toBe(status);
-    const body = json(res);
-    expect(body).toMatchObject({ error, status, request_id: res.headers['x-request-id'] });
-    expect(typeof body.message).toBe('string');
-    return body;
   }
 
   const auditRows = (workspaceId: string, event: string) =>

@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unseal } from '../../src/auth/sealing.js';
 import { loadServerKey } from '../../src/auth/server-key.js';
@@ -13,6 +12,7 @@ import {
   createTestApp,
   createWorkspace,
   dialects,
+  expectError,
   type Json,
   json,
   type Session,
@@ -35,13 +35,6 @@ function fakeDns(): { resolve: Resolve; names: Map<string, string[]> } {
       return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
     },
   };
-}
-
-function expectError(res: LightMyRequestResponse, status: number, code: string, field?: string) {
-  expect(res.statusCode, res.body).toBe(status);
-  const body = json(res);
-  expect(body.error).toBe(code);
-  if (field !== undefined) expect(body.details?.map((d: Json) => d.field)).toContain(field);
 }
 
 describe.each(dialects())('%s: webhook endpoints', (dialect) => {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addMember,
@@ -8,6 +7,7 @@ import {
   createTestApp,
   createWorkspace,
   dialects,
+  expectError,
   type Json,
   json,
   type Session,
@@ -29,16 +29,6 @@ const BUILT_IN = [
 /** A name (and so a derived slug) no other test uses. */
 function uniqueName(prefix = 'Team'): string {
   return `${prefix} ${randomBytes(4).toString('hex')}`;
-}
-
-function expectError(res: LightMyRequestResponse, status: number, error: string, field?: string): void {
-  expect(res.statusCode).toBe(status);
-  const body = json(res);
-  expect(body).toMatchObject({ error, status, request_id: res.headers['x-request-id'] });
-  expect(typeof body.message).toBe('string');
-  if (field !== undefined) {
-    expect(body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
-  }
 }
 
 describe.each(dialects())('%s: workspaces and settings', (dialect) => {
