@@ -223,3 +223,26 @@ export function expectError(
   }
   return body;
 }
+
+/** A workspace's audit entries of one event, in chain order. */
+export function auditRows(services: Services, workspaceId: string, event: string) {
+  return services.db
+    .selectFrom('audit_log')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('event', '=', event)
+    .orderBy('seq')
+    .execute();
+}
+
+/** A workspace's outbox events of one kind, oldest first. */
+export function outboxRows(services: Services, workspaceId: string, event: string) {
+  return services.db
+    .selectFrom('outbox_events')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('event', '=', event)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}

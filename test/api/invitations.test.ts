@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { newId } from '../../src/auth/credentials.js';
 import {
+  auditRows,
   bearer,
   createApiKey,
   createTestApp,
@@ -60,14 +61,7 @@ describe.each(dialects())('%s: invitations', (dialect) => {
       headers,
     });
 
-  const auditOf = (workspaceId: string, event: string) =>
-    t.services.db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('event', '=', event)
-      .orderBy('seq')
-      .execute();
+  const auditOf = (workspaceId: string, event: string) => auditRows(t.services, workspaceId, event);
 
   async function workspace(name: string) {
     const owner = await signup(t.app, uniqueEmail('owner'));

@@ -3,12 +3,14 @@ import { backoffMs, enqueueJob, JobRunner } from '../../src/jobs/runner.js';
 import { createJobRunner } from '../../src/jobs/schedule.js';
 import { createExpirySweep } from '../../src/tokens/expiry.js';
 import {
+  auditRows as auditRowsIn,
   bearer,
   createApiKey,
   createTestApp,
   createWorkspace,
   dialects,
   json,
+  outboxRows as outboxRowsIn,
   signup,
   type TestApp,
 } from '../helpers.js';
@@ -194,20 +196,8 @@ describe.each(dialects())('%s: token expiry events', (dialect) => {
     return { ws, key, create };
   }
 
-  const events = (workspaceId: string, event: string) =>
-    t.services.db
-      .selectFrom('outbox_events')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('event', '=', event)
-      .execute();
-  const auditRows = (workspaceId: string, event: string) =>
-    t.services.db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('event', '=', event)
-      .execute();
+  const events = (workspaceId: string, event: string) => outboxRowsIn(t.services, workspaceId, event);
+  const auditRows = (workspaceId: string, event: string) => auditRowsIn(t.services, workspaceId, event);
 
   it('writes one token.expired audit entry and event per token, by the system, once', async () => {
     const { ws, create } = await setup();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  auditRows,
   bearer,
   createApiKey,
   createTestApp,
@@ -52,14 +53,7 @@ describe.each(dialects())('%s: members', (dialect) => {
     payload?: Json,
   ) => t.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
 
-  const auditOf = (workspaceId: string, event: string) =>
-    t.services.db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('event', '=', event)
-      .orderBy('seq')
-      .execute();
+  const auditOf = (workspaceId: string, event: string) => auditRows(t.services, workspaceId, event);
 
   async function team(name: string) {
     const owner = await signup(t.app, uniqueEmail('owner'));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iso } from '../../src/clock.js';
 import {
   addMember,
+  auditRows as auditRowsIn,
   bearer,
   createApiKey,
   createTestApp,
@@ -12,6 +13,7 @@ import {
   expectError,
   type Json,
   json,
+  outboxRows as outboxRowsIn,
   type Session,
   signup,
   type TestApp,
@@ -126,20 +128,8 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     return json(res);
   }
 
-  const auditRows = (workspaceId: string, event: string) =>
-    t.services.db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('event', '=', event)
-      .execute();
-  const outboxRows = (workspaceId: string, event: string) =>
-    t.services.db
-      .selectFrom('outbox_events')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('event', '=', event)
-      .execute();
+  const auditRows = (workspaceId: string, event: string) => auditRowsIn(t.services, workspaceId, event);
+  const outboxRows = (workspaceId: string, event: string) => outboxRowsIn(t.services, workspaceId, event);
 
   describe('POST /tokens', () => {
     it('creates a token with a session and returns the secret once, in the documented shape', async () => {
