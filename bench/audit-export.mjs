@@ -18,7 +18,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { chainHash } from '../dist/audit/chain.js';
 import { chainedFields } from '../dist/audit/service.js';
-import { newId } from '../dist/auth/credentials.js';
+import { newId } from '../dist/ids.js';
 import {
   api,
   cpuSeconds,

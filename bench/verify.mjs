@@ -15,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import SQLite from 'better-sqlite3';
-import { digest, generateSecret, hint, newId } from '../dist/auth/credentials.js';
+import { digest, generateSecret, hint } from '../dist/auth/credentials.js';
+import { newId } from '../dist/ids.js';
 import {
   api,
   cpuSeconds,

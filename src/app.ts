@@ -4,7 +4,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { registerAccountRoutes } from './accounts/routes.js';
 import { registerApiKeyRoutes } from './api-keys/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
-import { newId } from './auth/credentials.js';
 import { AppError, badField } from './errors.js';
 import { createAccess } from './http/access.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
@@ -12,6 +11,7 @@ import { registerHealthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { logRequest } from './http/request-log.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
 import { registerMemberRoutes } from './members/routes.js';
 import type { Services } from './services.js';

@@ -2,8 +2,8 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { chainHash, GENESIS_HASH } from '../src/audit/chain.js';
 import { type AuditInput, chainedFields } from '../src/audit/service.js';
-import { newId } from '../src/auth/credentials.js';
 import type { AuditLogTable } from '../src/db/schema.js';
+import { newId } from '../src/ids.js';
 import { bearer, type Json, json, type Session, type TestApp } from './helpers.js';
 
 export const DAY = 24 * 60 * 60 * 1000;

@@ -1,7 +1,7 @@
-import { newId } from '../auth/credentials.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
 
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
 const LIMITS = { email: 5, ip: 20 } as const;

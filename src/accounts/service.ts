@@ -1,10 +1,10 @@
-import { newId } from '../auth/credentials.js';
 import type { SessionStore, User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { SignupMode } from '../config.js';
 import { isUniqueViolation } from '../db/dialect.js';
 import type { Db, Role } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { DUMMY_HASH_INPUT, hashPassword, verifyPassword } from './passwords.js';
 

@@ -1,5 +1,5 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
-import { digest, generateSecret, hint, newId } from '../auth/credentials.js';
+import { digest, generateSecret, hint } from '../auth/credentials.js';
 import { isAllowed } from '../auth/permissions.js';
 import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../db/dialect.js';
 import { countRows } from '../db/paginate.js';
 import type { ApiKeysTable, Db, Role, Tx } from '../db/schema.js';
 import { badField, forbidden, notFound } from '../errors.js';
+import { newId } from '../ids.js';
 
 export interface ApiKeyView
   extends Omit<ApiKeysTable, 'digest' | 'name_lower' | 'role' | 'workspace_id' | 'created_by_id'> {

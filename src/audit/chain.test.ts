@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, chainHash, GENESIS_HASH } from './chain.js';
+import { canonicalJson } from '../canonical-json.js';
+import { chainHash, GENESIS_HASH } from './chain.js';
 
 describe('the audit hash chain', () => {
   it('sorts object keys at every depth but keeps array order', () => {

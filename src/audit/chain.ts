@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
 
 /** The tamper-evident hash chain of SPEC §8.4. */
 
@@ -14,16 +15,6 @@ export interface ChainedFields {
   ip: string | null;
   user_agent: string | null;
   request_id: string | null;
-}
-
-/** `JSON.stringify` with object keys sorted at every depth. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
 }
 
 export function chainHash(prevHash: string, entry: ChainedFields): string {

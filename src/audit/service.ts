@@ -1,7 +1,7 @@
-import { newId } from '../auth/credentials.js';
 import { type Clock, iso } from '../clock.js';
 import type { AuditLogTable, Tx } from '../db/schema.js';
 import { emitEvent } from '../events/outbox.js';
+import { newId } from '../ids.js';
 import { isTokenEvent } from '../webhooks/events.js';
 import { type ChainedFields, chainHash, GENESIS_HASH } from './chain.js';
 import { localTimeFormatter } from './local-time.js';

@@ -1,14 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import {
-  checksum,
-  constantTimeEqual,
-  digest,
-  generateSecret,
-  hint,
-  newId,
-  parseSecret,
-} from './credentials.js';
+import { newId } from '../ids.js';
+import { checksum, constantTimeEqual, digest, generateSecret, hint, parseSecret } from './credentials.js';
 
 describe('secrets', () => {
   it('generates API keys and token secrets in the documented formats', () => {

@@ -7,7 +7,6 @@ import { crc32 } from 'node:zlib';
  */
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
 export type CredentialKind = 'api_key' | 'token';
 
@@ -27,11 +26,6 @@ function randomString(alphabet: string, length: number): string {
   let out = '';
   for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
   return out;
-}
-
-/** A resource id such as `usr_` + 24 lowercase alphanumerics. */
-export function newId(prefix: string): string {
-  return `${prefix}_${randomString(ID_ALPHABET, 24)}`;
 }
 
 /** Base62 CRC-32 of `text`, most significant digit first, left-padded to 6 characters. */

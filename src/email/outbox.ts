@@ -1,5 +1,5 @@
-import { newId } from '../auth/credentials.js';
 import type { Tx } from '../db/schema.js';
+import { newId } from '../ids.js';
 import { enqueueJob } from '../jobs/runner.js';
 
 export const EMAIL_JOB = 'email.send';

@@ -1,5 +1,5 @@
-import { newId } from '../auth/credentials.js';
 import type { Tx } from '../db/schema.js';
+import { newId } from '../ids.js';
 import { dispatchEvent } from '../webhooks/dispatch.js';
 
 /**

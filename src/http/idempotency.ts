@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { canonicalJson } from '../audit/chain.js';
+import { canonicalJson } from '../canonical-json.js';
 import { badField } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/store.js';
 

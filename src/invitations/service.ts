@@ -1,5 +1,5 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
-import { digest, newId, randomSecret } from '../auth/credentials.js';
+import { digest, randomSecret } from '../auth/credentials.js';
 import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import { seal, unseal } from '../auth/sealing.js';
 import type { SessionPrincipal } from '../auth/sessions.js';
@@ -9,6 +9,7 @@ import { countRows } from '../db/paginate.js';
 import type { Db, InvitationsTable, Role } from '../db/schema.js';
 import { queueInvitationEmail } from '../email/outbox.js';
 import { AppError, forbidden, notFound } from '../errors.js';
+import { newId } from '../ids.js';
 import { lockWorkspace } from '../workspaces/lock.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;

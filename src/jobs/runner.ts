@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { newId } from '../auth/credentials.js';
 import type { Clock } from '../clock.js';
 import type { DialectName } from '../db/database.js';
 import { lockForClaim } from '../db/dialect.js';
 import type { Db, Executor, JobsTable } from '../db/schema.js';
+import { newId } from '../ids.js';
 
 export type JobHandler = (payload: unknown, job: { id: string; attempt: number }) => Promise<void>;
 

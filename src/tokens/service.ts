@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AuditService, Changes, RequestMeta } from '../audit/service.js';
-import { digest, generateSecret, hint, newId } from '../auth/credentials.js';
+import { digest, generateSecret, hint } from '../auth/credentials.js';
 import { type Grant, isBuiltInScope } from '../auth/permissions.js';
 import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
@@ -10,6 +10,7 @@ import { countRows } from '../db/paginate.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import { AppError, badField, forbidden, notFound } from '../errors.js';
 import { emitEvent } from '../events/outbox.js';
+import { newId } from '../ids.js';
 import type { Workspace } from '../workspaces/service.js';
 import { settingsOf } from '../workspaces/service.js';
 import { type TokenStatus, tokenStatus } from './status.js';

@@ -1,6 +1,6 @@
-import { newId } from '../auth/credentials.js';
 import { iso } from '../clock.js';
 import type { Executor } from '../db/schema.js';
+import { newId } from '../ids.js';
 import { enqueueJob } from '../jobs/runner.js';
 
 export const DELIVER_JOB = 'webhook.deliver';

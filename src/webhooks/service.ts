@@ -1,12 +1,12 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
 import { diffFields } from '../audit/service.js';
-import { newId } from '../auth/credentials.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { seal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, WebhookDeliveriesTable, WebhooksTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
+import { newId } from '../ids.js';
 import { queueDelivery, scheduleAttempt } from './dispatch.js';
 import { generateWebhookSecret } from './signing.js';
 import { type Resolve, resolveSafeTarget, systemResolve, UnsafeUrlError } from './url-guard.js';

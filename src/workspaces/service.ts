@@ -1,5 +1,4 @@
 import { type AuditService, diffFields, type RequestMeta } from '../audit/service.js';
-import { newId } from '../auth/credentials.js';
 import { isBuiltInScope } from '../auth/permissions.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import type { User } from '../auth/sessions.js';
@@ -10,6 +9,7 @@ import { isUniqueViolation } from '../db/dialect.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, Role, WorkspacesTable } from '../db/schema.js';
 import { badField } from '../errors.js';
+import { newId } from '../ids.js';
 import { slugFromName, slugWithSuffix } from './slug.js';
 import { canonicalTimezone } from './timezone.js';
 

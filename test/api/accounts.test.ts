@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newId } from '../../src/auth/credentials.js';
 import type { InvitationsTable } from '../../src/db/schema.js';
+import { newId } from '../../src/ids.js';
 import {
   addMember,
   bearer,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/accounts/passwords.js';
-import { newId } from '../../src/auth/credentials.js';
+import { newId } from '../../src/ids.js';
 import {
   auditRows,
   bearer,
