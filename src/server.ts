@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { loadServerKey } from './auth/server-key.js';
+import { createJobRunner } from './background.js';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase } from './db/database.js';
-import { createJobRunner } from './jobs/schedule.js';
 import { createServices, type Services } from './services.js';
 
 const USAGE_FLUSH_MS = 5_000;

@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { Db } from './db/schema.js';
 import { createMailer, type Mailer } from './email/mailer.js';
+import { createEventOutbox, type EventOutbox } from './events/outbox.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store.js';
 import { createInvitationService, type InvitationService } from './invitations/service.js';
 import { createMemberService, type MemberService } from './members/service.js';
@@ -21,6 +22,7 @@ import { createTokenService, type TokenService } from './tokens/service.js';
 import { emitTokensUsed } from './tokens/used-events.js';
 import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
+import { dispatchEvent } from './webhooks/dispatch.js';
 import { createWebhookService, type WebhookService } from './webhooks/service.js';
 import { type Resolve, systemResolve } from './webhooks/url-guard.js';
 import type { Workspace } from './workspaces/service.js';
@@ -36,6 +38,7 @@ export interface Services {
   serverKey: Buffer;
   usage: UsageBuffer;
   audit: AuditService;
+  outbox: EventOutbox;
   sessions: SessionStore;
   accounts: AccountService;
   workspaces: WorkspaceService;
@@ -105,8 +108,10 @@ export function createServices({
         break;
     }
   });
-  const usage = createUsageBuffer(db, emitTokensUsed);
-  const audit = createAuditService({ clock });
+  // Webhook fan-out is the outbox's one subscriber: deliveries are queued in the event's transaction.
+  const outbox = createEventOutbox([dispatchEvent]);
+  const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
+  const audit = createAuditService({ clock, outbox });
   const sessions = createSessionStore({ db, clock, usage, serverKey });
   return {
     config,
@@ -116,6 +121,7 @@ export function createServices({
     serverKey,
     usage,
     audit,
+    outbox,
     sessions,
     accounts: createAccountService({
       db,
@@ -132,7 +138,7 @@ export function createServices({
     tokenCache,
     credentialCache,
     verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
-    tokens: createTokenService({ db, clock, audit, notifier }),
+    tokens: createTokenService({ db, clock, audit, outbox, notifier }),
     members: createMemberService({ db, audit, notifier }),
     invitations: createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl }),
     mailer: createMailer(config.smtpUrl, config.emailFrom),

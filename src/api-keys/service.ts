@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../db/dialect.js';
 import { countRows } from '../db/paginate.js';
 import type { ApiKeysTable, Db, Role, Tx } from '../db/schema.js';
 import { badField, forbidden, notFound } from '../errors.js';
+import type { EventName } from '../events/catalog.js';
 import { newId } from '../ids.js';
 
 export interface ApiKeyView
@@ -86,7 +87,7 @@ export function createApiKeyService({
   const record = (
     tx: Tx,
     caller: KeyCaller,
-    event: string,
+    event: EventName,
     key: { id: string; name: string },
     meta: RequestMeta,
   ) =>

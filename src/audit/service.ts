@@ -1,18 +1,11 @@
+import type { Actor } from '../auth/principal.js';
 import { type Clock, iso } from '../clock.js';
 import type { AuditLogTable, Tx } from '../db/schema.js';
-import { emitEvent } from '../events/outbox.js';
+import { type EventName, isTokenEvent } from '../events/catalog.js';
+import type { EventOutbox } from '../events/outbox.js';
 import { newId } from '../ids.js';
-import { isTokenEvent } from '../webhooks/events.js';
 import { type ChainedFields, chainHash, GENESIS_HASH } from './chain.js';
 import { localTimeFormatter } from './local-time.js';
-
-export interface Actor {
-  type: 'user' | 'api_key' | 'token' | 'system';
-  id: string | null;
-  name: string | null;
-  /** The member a personal API key belongs to. */
-  user_id?: string;
-}
 
 export interface Target {
   type: string;
@@ -33,7 +26,7 @@ export type Changes = Record<string, { from: unknown; to: unknown }>;
 
 export interface AuditInput {
   workspaceId: string;
-  event: string;
+  event: EventName;
   actor: Actor;
   target: Target | null;
   changes?: Changes | null;
@@ -63,7 +56,7 @@ export function chainedFields(row: AuditLogTable): ChainedFields {
   };
 }
 
-export function createAuditService({ clock }: { clock: Clock }): AuditService {
+export function createAuditService({ clock, outbox }: { clock: Clock; outbox: EventOutbox }): AuditService {
   return {
     async record(tx, input) {
       // Bumping the head row takes its lock (PostgreSQL) inside the transaction, so appends to one
@@ -105,7 +98,7 @@ export function createAuditService({ clock }: { clock: Clock }): AuditService {
       row.hash = chainHash(head.hash, fields);
       await tx.insertInto('audit_log').values(row).execute();
       // Audit events are webhook events too (SPEC §9.1); token events carry the token instead.
-      if (!isTokenEvent(row.event)) {
+      if (!isTokenEvent(input.event)) {
         // The entry as the API shows it (SPEC §8.1), `created_at_local` in the workspace's timezone.
         const workspace = await tx
           .selectFrom('workspaces')
@@ -113,9 +106,9 @@ export function createAuditService({ clock }: { clock: Clock }): AuditService {
           .where('id', '=', input.workspaceId)
           .executeTakeFirst();
         const local = localTimeFormatter(workspace?.timezone ?? 'UTC')(row.created_at);
-        await emitEvent(tx, {
+        await outbox.emit(tx, {
           workspaceId: input.workspaceId,
-          event: row.event,
+          event: input.event,
           data: { ...fields, created_at_local: local, hash: row.hash, prev_hash: row.prev_hash },
           at: row.created_at,
         });

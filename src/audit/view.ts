@@ -1,5 +1,6 @@
+import type { Actor } from '../auth/principal.js';
 import type { AuditLogTable } from '../db/schema.js';
-import { type Actor, type Changes, chainedFields, type Target } from './service.js';
+import { type Changes, chainedFields, type Target } from './service.js';
 
 export interface AuditEntryView {
   id: string;

@@ -1,9 +1,17 @@
-import type { Actor } from '../audit/service.js';
 import type { InvalidatingCache } from '../cluster/cache.js';
 import type { Db, Role } from '../db/schema.js';
 import { AppError, unauthorizedKey } from '../errors.js';
 import { constantTimeEqual, digest, parseSecret, sealKeyFor } from './credentials.js';
 import type { SessionPrincipal } from './sessions.js';
+
+/** Who did something, as an audit entry names them. */
+export interface Actor {
+  type: 'user' | 'api_key' | 'token' | 'system';
+  id: string | null;
+  name: string | null;
+  /** The member a personal API key belongs to. */
+  user_id?: string;
+}
 
 export interface ApiKeyPrincipal {
   type: 'api_key';

@@ -2,7 +2,7 @@ import type { Tx } from '../db/schema.js';
 import { newId } from '../ids.js';
 import { enqueueJob } from '../jobs/runner.js';
 
-export const EMAIL_JOB = 'email.send';
+export const EMAIL_JOB = 'email.send' as const;
 export const EMAIL_MAX_ATTEMPTS = 10;
 
 /** Writes the message and its delivery job in the caller's transaction: nothing is lost on a crash. */

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/schema.js';
-import type { InvitationService } from '../invitations/service.js';
+import type { Db, InvitationsTable } from '../db/schema.js';
 import { invitationEmail } from './invitation-email.js';
 import type { Mailer } from './mailer.js';
 import { EMAIL_MAX_ATTEMPTS } from './outbox.js';
@@ -12,14 +11,17 @@ import { EMAIL_MAX_ATTEMPTS } from './outbox.js';
  * Without SMTP the message is marked `not_sent` and the log says so (never with the link):
  * Owners copy the link from `GET /v1/invitations` instead.
  */
-export function createEmailSender(deps: {
+export interface EmailSenderDeps {
   db: Db;
   clock: Clock;
   mailer: Mailer | null;
-  invitations: InvitationService;
+  /** The link of a pending invitation (the invitations feature unseals it). */
+  acceptUrl: (invitation: Pick<InvitationsTable, 'secret_sealed'>) => string | null;
   logger: Pick<Logger, 'info' | 'warn'>;
-}) {
-  const { db, clock, mailer, invitations, logger } = deps;
+}
+
+export function createEmailSender(deps: EmailSenderDeps) {
+  const { db, clock, mailer, acceptUrl, logger } = deps;
   const mark = (
     id: string,
     set: Partial<{
@@ -42,7 +44,7 @@ export function createEmailSender(deps: {
       .select('workspaces.name as workspace_name')
       .where('invitations.id', '=', email.ref_id)
       .executeTakeFirst();
-    const url = invitation && invitation.status === 'pending' ? invitations.acceptUrl(invitation) : null;
+    const url = invitation && invitation.status === 'pending' ? acceptUrl(invitation) : null;
     if (invitation === undefined || url === null || invitation.expires_at <= clock()) {
       await mark(email.id, { status: 'cancelled' });
       return;

@@ -1,32 +1,44 @@
 import type { Tx } from '../db/schema.js';
 import { newId } from '../ids.js';
-import { dispatchEvent } from '../webhooks/dispatch.js';
+import type { EventName } from './catalog.js';
+
+/** A domain event as written to the outbox. */
+export interface OutboxEvent {
+  id: string;
+  workspaceId: string;
+  event: EventName;
+  data: Record<string, unknown>;
+  at: number;
+}
 
 /**
- * Appends a domain event inside the transaction of its change, so an event exists if and only if
- * its change committed. Its webhook deliveries are queued in the same transaction.
+ * Runs inside the transaction of the change, so whatever it writes (webhook deliveries) exists
+ * exactly when the change committed. Subscribers are wired by the composition root, so the outbox
+ * knows none of them.
  */
-export async function emitEvent(
-  tx: Tx,
-  input: { workspaceId: string; event: string; data: Record<string, unknown>; at: number },
-): Promise<string> {
-  const id = newId('evt');
-  await tx
-    .insertInto('outbox_events')
-    .values({
-      id,
-      workspace_id: input.workspaceId,
-      event: input.event,
-      payload: JSON.stringify(input.data),
-      created_at: input.at,
-    })
-    .execute();
-  await dispatchEvent(tx, {
-    workspaceId: input.workspaceId,
-    eventId: id,
-    event: input.event,
-    data: input.data,
-    at: input.at,
-  });
-  return id;
+export type OutboxSubscriber = (tx: Tx, event: OutboxEvent) => Promise<unknown>;
+
+export interface EventOutbox {
+  /** Appends an event inside the transaction of its change and hands it to every subscriber there. */
+  emit(tx: Tx, input: Omit<OutboxEvent, 'id'>): Promise<string>;
+}
+
+export function createEventOutbox(subscribers: readonly OutboxSubscriber[]): EventOutbox {
+  return {
+    async emit(tx, input) {
+      const event: OutboxEvent = { id: newId('evt'), ...input };
+      await tx
+        .insertInto('outbox_events')
+        .values({
+          id: event.id,
+          workspace_id: event.workspaceId,
+          event: event.event,
+          payload: JSON.stringify(event.data),
+          created_at: event.at,
+        })
+        .execute();
+      for (const subscriber of subscribers) await subscriber(tx, event);
+      return event.id;
+    },
+  };
 }

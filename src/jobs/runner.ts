@@ -7,9 +7,14 @@ import { newId } from '../ids.js';
 
 export type JobHandler = (payload: unknown, job: { id: string; attempt: number }) => Promise<void>;
 
-export interface PeriodicJob {
-  kind: string;
-  intervalMs: number;
+/**
+ * One kind of job, as a feature defines it: its handler and, for a periodic job, how often it runs.
+ * Features export these; the composition root hands them all to the runner, which knows none.
+ */
+export interface JobDefinition {
+  run: JobHandler;
+  /** Periodic: one row per installation that reschedules itself this long after each run. */
+  everyMs?: number;
 }
 
 export interface EnqueueOptions {
@@ -59,8 +64,7 @@ interface RunnerOptions {
   dialect: DialectName;
   clock: Clock;
   logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
-  handlers: Record<string, JobHandler>;
-  periodic: PeriodicJob[];
+  jobs: Readonly<Record<string, JobDefinition>>;
   nodeId?: string;
   leaseMs?: number;
   pollMs?: number;
@@ -89,12 +93,9 @@ export class JobRunner {
   /** Creates the rows of the periodic jobs (once per installation). */
   async schedulePeriodic(): Promise<void> {
     const now = this.options.clock();
-    for (const job of this.options.periodic) {
-      await enqueueJob(this.options.db, now, {
-        kind: job.kind,
-        uniqueKey: `periodic:${job.kind}`,
-        runAt: now,
-      });
+    for (const [kind, job] of Object.entries(this.options.jobs)) {
+      if (job.everyMs === undefined) continue;
+      await enqueueJob(this.options.db, now, { kind, uniqueKey: `periodic:${kind}`, runAt: now });
     }
   }
 
@@ -163,13 +164,13 @@ export class JobRunner {
   }
 
   private async execute(job: JobsTable): Promise<void> {
-    const { db, clock, handlers, periodic, logger } = this.options;
-    const handler = handlers[job.kind];
-    const every = periodic.find((p) => p.kind === job.kind)?.intervalMs;
+    const { db, clock, jobs, logger } = this.options;
+    const definition = jobs[job.kind];
+    const every = definition?.everyMs;
     let error: unknown = null;
     try {
-      if (handler === undefined) throw new Error(`no handler for job kind ${job.kind}`);
-      await handler(JSON.parse(job.payload), { id: job.id, attempt: job.attempts });
+      if (definition === undefined) throw new Error(`no handler for job kind ${job.kind}`);
+      await definition.run(JSON.parse(job.payload), { id: job.id, attempt: job.attempts });
     } catch (e) {
       error = e;
       logger.error({ err: e, job_id: job.id, kind: job.kind, attempt: job.attempts }, 'job failed');

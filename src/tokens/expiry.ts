@@ -1,7 +1,7 @@
 import { type AuditService, SYSTEM_META } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
-import { emitEvent } from '../events/outbox.js';
+import type { EventOutbox } from '../events/outbox.js';
 import { tokenView } from './view.js';
 
 const DAY_MS = 86_400_000;
@@ -21,7 +21,17 @@ export interface SweepResult {
  * is written exactly once however many nodes sweep at the same moment. Status itself never waits
  * for this: it is computed from the clock at every check.
  */
-export function createExpirySweep({ db, clock, audit }: { db: Db; clock: Clock; audit: AuditService }) {
+export function createExpirySweep({
+  db,
+  clock,
+  audit,
+  outbox,
+}: {
+  db: Db;
+  clock: Clock;
+  audit: AuditService;
+  outbox: EventOutbox;
+}) {
   const claimEach = async (
     marker: Marker,
     due: TokensTable[],
@@ -69,7 +79,7 @@ export function createExpirySweep({ db, clock, audit }: { db: Db; clock: Clock; 
             target: { type: 'token', id: row.id, name: row.name },
             meta: SYSTEM_META,
           }),
-          emitEvent(tx, {
+          outbox.emit(tx, {
             workspaceId: row.workspace_id,
             event: 'token.expired',
             data: { ...tokenView(row, at), expired_at: new Date(row.expires_at ?? at).toISOString() },
@@ -88,7 +98,7 @@ export function createExpirySweep({ db, clock, audit }: { db: Db; clock: Clock; 
         .where('expires_at', '>', now)
         .execute();
       expiring += await claimEach(marker, due, (tx, row, at) =>
-        emitEvent(tx, {
+        outbox.emit(tx, {
           workspaceId: row.workspace_id,
           event: 'token.expiring',
           data: { ...tokenView(row, at), expires_in_days: days },

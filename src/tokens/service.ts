@@ -9,7 +9,8 @@ import { isUniqueViolation } from '../db/dialect.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import { AppError, badField, forbidden, notFound } from '../errors.js';
-import { emitEvent } from '../events/outbox.js';
+import type { EventName } from '../events/catalog.js';
+import type { EventOutbox } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import type { Workspace } from '../workspaces/service.js';
 import { settingsOf } from '../workspaces/service.js';
@@ -107,11 +108,13 @@ export function createTokenService({
   db,
   clock,
   audit,
+  outbox,
   notifier,
 }: {
   db: Db;
   clock: Clock;
   audit: AuditService;
+  outbox: EventOutbox;
   notifier: Notifier;
 }): TokenService {
   const find = async (workspaceId: string, id: string): Promise<TokensTable> => {
@@ -128,7 +131,7 @@ export function createTokenService({
   const record = (
     tx: Tx,
     caller: TokenCaller,
-    event: string,
+    event: EventName,
     row: TokensTable,
     meta: RequestMeta,
     at: number,
@@ -144,7 +147,7 @@ export function createTokenService({
         changes,
         meta,
       }),
-      emitEvent(tx, {
+      outbox.emit(tx, {
         workspaceId: caller.workspace.id,
         event,
         data: { ...tokenView(row, at), ...extra },

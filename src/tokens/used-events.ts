@@ -1,12 +1,16 @@
 import type { Tx } from '../db/schema.js';
-import { emitEvent } from '../events/outbox.js';
+import type { EventOutbox } from '../events/outbox.js';
 import { tokenView } from './view.js';
 
 /**
  * `token.used` for endpoints that opted in (SPEC §5.7): called by the usage buffer's batched flush,
  * never on the verify path. One event per token per flush, carrying the latest use.
  */
-export async function emitTokensUsed(tx: Tx, used: ReadonlyMap<string, number>): Promise<number> {
+export async function emitTokensUsed(
+  outbox: EventOutbox,
+  tx: Tx,
+  used: ReadonlyMap<string, number>,
+): Promise<number> {
   if (used.size === 0) return 0;
   const hooks = await tx
     .selectFrom('webhooks')
@@ -25,7 +29,7 @@ export async function emitTokensUsed(tx: Tx, used: ReadonlyMap<string, number>):
     .execute();
   for (const row of rows) {
     const at = used.get(row.id) ?? row.created_at;
-    await emitEvent(tx, {
+    await outbox.emit(tx, {
       workspaceId: row.workspace_id,
       event: 'token.used',
       data: { ...tokenView({ ...row, last_used_at: at }, at), used_at: new Date(at).toISOString() },

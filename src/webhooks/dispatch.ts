@@ -1,19 +1,17 @@
 import { iso } from '../clock.js';
 import type { Executor } from '../db/schema.js';
+import type { OutboxEvent } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { enqueueJob } from '../jobs/runner.js';
 
-export const DELIVER_JOB = 'webhook.deliver';
+export const DELIVER_JOB = 'webhook.deliver' as const;
 
 /**
  * Fans one event out to the workspace's enabled endpoints that list it, inside the transaction of
  * the change: each delivery and its first job exist exactly when the change committed. The body is
  * fixed here, so every attempt sends (and signs) the same bytes with the same event id.
  */
-export async function dispatchEvent(
-  tx: Executor,
-  input: { workspaceId: string; eventId: string; event: string; data: unknown; at: number },
-): Promise<number> {
+export async function dispatchEvent(tx: Executor, input: OutboxEvent): Promise<number> {
   const hooks = await tx
     .selectFrom('webhooks')
     .select(['id', 'events'])
@@ -28,7 +26,7 @@ export async function dispatchEvent(
     .where('id', '=', input.workspaceId)
     .executeTakeFirstOrThrow();
   const body = JSON.stringify({
-    id: input.eventId,
+    id: input.id,
     event: input.event,
     timestamp: iso(input.at),
     workspace: { id: workspace.id, slug: workspace.slug },
@@ -38,7 +36,7 @@ export async function dispatchEvent(
     await queueDelivery(tx, {
       webhookId: hook.id,
       workspaceId: input.workspaceId,
-      eventId: input.eventId,
+      eventId: input.id,
       event: input.event,
       body,
       at: input.at,

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
+import { WEBHOOK_EVENTS } from '../events/catalog.js';
 import { NullableTimestamp, Timestamp } from '../http/schemas.js';
-import { WEBHOOK_EVENTS } from './events.js';
 
 const EventName = Type.Union(WEBHOOK_EVENTS.map((event) => Type.Literal(event)));
 const Url = Type.String({ minLength: 1, maxLength: 2048 });

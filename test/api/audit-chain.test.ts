@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRetentionPurge } from '../../src/audit/retention.js';
-import { createJobRunner } from '../../src/jobs/schedule.js';
+import { createJobRunner } from '../../src/background.js';
 import {
   auditRows,
   DAY,

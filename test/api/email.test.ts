@@ -1,9 +1,9 @@
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createJobRunner } from '../../src/background.js';
 import { SMTP_TIMEOUTS } from '../../src/email/mailer.js';
 import { EMAIL_MAX_ATTEMPTS } from '../../src/email/outbox.js';
-import { createJobRunner } from '../../src/jobs/schedule.js';
 import {
   createTestApp,
   createWorkspace,

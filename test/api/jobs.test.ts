@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJobRunner } from '../../src/background.js';
 import { backoffMs, enqueueJob, JobRunner } from '../../src/jobs/runner.js';
-import { createJobRunner } from '../../src/jobs/schedule.js';
 import { createExpirySweep } from '../../src/tokens/expiry.js';
 import {
   auditRows as auditRowsIn,
@@ -42,8 +42,7 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
       dialect,
       clock: t.clock.now,
       logger: silent,
-      handlers,
-      periodic: [],
+      jobs: Object.fromEntries(Object.entries(handlers).map(([kind, run]) => [kind, { run }])),
       nodeId,
       leaseMs: 30_000,
     });
@@ -125,8 +124,7 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
       dialect,
       clock: t.clock.now,
       logger: { ...silent, error: (obj: unknown) => void errors.push(obj) },
-      handlers: {},
-      periodic: [],
+      jobs: {},
       pollMs: 5,
     });
     // A claim that fails (a locked or unreachable database) must be logged, not crash the process.
@@ -148,8 +146,7 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
       dialect,
       clock: t.clock.now,
       logger: silent,
-      handlers: { [kind]: async () => void runs++ },
-      periodic: [{ kind, intervalMs: 10_000 }],
+      jobs: { [kind]: { run: async () => void runs++, everyMs: 10_000 } },
     });
     await r.schedulePeriodic();
     await r.schedulePeriodic(); // a second node starting: still one row

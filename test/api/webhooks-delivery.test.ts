@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createJobRunner } from '../../src/background.js';
+import { WEBHOOK_EVENTS } from '../../src/events/catalog.js';
 import { JobRunner } from '../../src/jobs/runner.js';
-import { createJobRunner } from '../../src/jobs/schedule.js';
 import { createExpirySweep } from '../../src/tokens/expiry.js';
 import { DISABLE_AFTER_MS, RETRY_DELAYS_MS } from '../../src/webhooks/deliver.js';
 import { DELIVER_JOB } from '../../src/webhooks/dispatch.js';
-import { WEBHOOK_EVENTS } from '../../src/webhooks/events.js';
 import { SEND_TIMEOUT_MS, sendOnce } from '../../src/webhooks/send.js';
 import type { Resolve } from '../../src/webhooks/url-guard.js';
 import {
@@ -838,8 +838,7 @@ describe.each(dialects())('%s: a node that dies while delivering', (dialect) => 
       dialect,
       clock: t.clock.now,
       logger: silent,
-      handlers: { [DELIVER_JOB]: () => new Promise<void>(() => {}) },
-      periodic: [],
+      jobs: { [DELIVER_JOB]: { run: () => new Promise<void>(() => {}) } },
       nodeId: 'dying',
       leaseMs: 60_000,
     });

@@ -1,4 +1,4 @@
-/** Events a webhook may subscribe to (SPEC §9.1). */
+/** Every domain event: what the audit log records and what webhooks may subscribe to. */
 export const TOKEN_EVENTS = [
   'token.created',
   'token.revoked',
@@ -31,9 +31,14 @@ export const AUDIT_EVENTS = [
   'workspace.settings_changed',
 ] as const;
 
-export const WEBHOOK_EVENTS: readonly string[] = [...new Set<string>([...TOKEN_EVENTS, ...AUDIT_EVENTS])];
+export type TokenEventName = (typeof TOKEN_EVENTS)[number];
+export type EventName = TokenEventName | (typeof AUDIT_EVENTS)[number];
+
+export const WEBHOOK_EVENTS: readonly EventName[] = [
+  ...new Set<EventName>([...TOKEN_EVENTS, ...AUDIT_EVENTS]),
+];
 
 /** Token events carry the token object; they are announced by the token code, not by the audit log. */
-export function isTokenEvent(event: string): boolean {
-  return (TOKEN_EVENTS as readonly string[]).includes(event);
+export function isTokenEvent(event: EventName): event is TokenEventName {
+  return (TOKEN_EVENTS as readonly EventName[]).includes(event);
 }

@@ -1,0 +1,35 @@
+import type { Logger } from 'pino';
+import { type AuditJobKind, auditJobs } from './audit/jobs.js';
+import { type EmailJobKind, emailJobs } from './email/jobs.js';
+import { type IdempotencyJobKind, idempotencyJobs } from './idempotency/jobs.js';
+import { type JobDefinition, JobRunner } from './jobs/runner.js';
+import type { Services } from './services.js';
+import { type TokenJobKind, tokenJobs } from './tokens/jobs.js';
+import { type WebhookJobKind, webhookJobs } from './webhooks/jobs.js';
+
+/** Every kind of background job: a kind without a definition below fails compilation. */
+export type JobKind = TokenJobKind | AuditJobKind | IdempotencyJobKind | EmailJobKind | WebhookJobKind;
+
+/** The node's background work: each feature's jobs, wired to one runner. */
+export function createJobRunner(
+  services: Services,
+  logger: Pick<Logger, 'error' | 'warn' | 'debug' | 'info'>,
+  options: { nodeId?: string; pollMs?: number } = {},
+): JobRunner {
+  const { db, clock, audit, outbox, idempotency, mailer, invitations, serverKey, config } = services;
+  const jobs = {
+    ...tokenJobs({ db, clock, audit, outbox }),
+    ...auditJobs({ db, clock }),
+    ...idempotencyJobs(idempotency),
+    ...emailJobs({ db, clock, mailer, acceptUrl: invitations.acceptUrl, logger }),
+    ...webhookJobs({
+      db,
+      clock,
+      audit,
+      serverKey,
+      allowPrivate: config.webhookAllowPrivate,
+      resolve: services.resolveHost,
+    }),
+  } satisfies Record<JobKind, JobDefinition>;
+  return new JobRunner({ db, dialect: services.database.dialect, clock, logger, jobs, ...options });
+}

@@ -1,0 +1,26 @@
+import type { AuditService } from '../audit/service.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/schema.js';
+import type { EventOutbox } from '../events/outbox.js';
+import type { JobDefinition } from '../jobs/runner.js';
+import { createExpirySweep } from './expiry.js';
+
+export type TokenJobKind = 'tokens.expiry-sweep';
+
+/** `token.expired` / `token.expiring` are found by a sweep every 15 s (status itself never waits for it). */
+export function tokenJobs(deps: {
+  db: Db;
+  clock: Clock;
+  audit: AuditService;
+  outbox: EventOutbox;
+}): Record<TokenJobKind, JobDefinition> {
+  const sweep = createExpirySweep(deps);
+  return {
+    'tokens.expiry-sweep': {
+      everyMs: 15_000,
+      run: async () => {
+        await sweep();
+      },
+    },
+  };
+}
