@@ -1,69 +1,88 @@
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+const rules = <T extends { cidr: string }>(list: T[]) =>
+  Object.freeze(list.map((rule) => Object.freeze({ ...rule, range: ipaddr.parseCIDR(rule.cidr) })));
 
 /**
- * Whether an IP address is public unicast (SPEC §9.1). Everything else — loopback, RFC 1918,
- * link-local (incl. 169.254.169.254), CGNAT, 0.0.0.0/8, multicast, reserved, documentation,
- * IPv6 loopback/ULA/link-local, and IPv4-mapped or -translated forms of these — is refused.
+ * Where a webhook may never be sent, first match wins. Taken from the IANA special-purpose registries
+ * (entries not globally reachable), plus multicast and everything outside IPv6 global unicast, so a
+ * tenant cannot reach this host, its network, cloud metadata, or a tunnel that leads back to them.
  */
+const REFUSED = rules([
+  { name: 'this network', cidr: '0.0.0.0/8', why: 'connecting to 0.0.0.0 reaches this host' },
+  { name: 'private', cidr: '10.0.0.0/8', why: 'RFC 1918 internal network' },
+  { name: 'carrier-grade NAT', cidr: '100.64.0.0/10', why: 'shared space inside a provider network' },
+  { name: 'loopback', cidr: '127.0.0.0/8', why: 'this host' },
+  { name: 'link-local', cidr: '169.254.0.0/16', why: 'includes cloud metadata at 169.254.169.254' },
+  { name: 'private', cidr: '172.16.0.0/12', why: 'RFC 1918 internal network' },
+  { name: 'IETF protocol', cidr: '192.0.0.0/24', why: 'protocol assignments, not receivers' },
+  { name: 'documentation', cidr: '192.0.2.0/24', why: 'TEST-NET-1, never routed' },
+  { name: '6to4 relay', cidr: '192.88.99.0/24', why: 'deprecated anycast relay that tunnels onward' },
+  { name: 'private', cidr: '192.168.0.0/16', why: 'RFC 1918 internal network' },
+  { name: 'benchmarking', cidr: '198.18.0.0/15', why: 'lab networks' },
+  { name: 'documentation', cidr: '198.51.100.0/24', why: 'TEST-NET-2, never routed' },
+  { name: 'documentation', cidr: '203.0.113.0/24', why: 'TEST-NET-3, never routed' },
+  { name: 'multicast', cidr: '224.0.0.0/4', why: 'a group, not one receiver' },
+  { name: 'broadcast', cidr: '255.255.255.255/32', why: 'every host on the local network' },
+  { name: 'reserved', cidr: '240.0.0.0/4', why: 'never allocated' },
+  { name: 'unspecified', cidr: '::/128', why: 'connecting to :: reaches this host' },
+  { name: 'loopback', cidr: '::1/128', why: 'this host' },
+  { name: 'IPv4-compatible', cidr: '::/96', why: 'deprecated; nothing legitimate resolves to it' },
+  { name: 'IPv4-translated', cidr: '::ffff:0:0:0/96', why: 'SIIT, internal to a translator' },
+  { name: 'local-use NAT64', cidr: '64:ff9b:1::/48', why: 'site translator that may reach internal IPv4' },
+  { name: 'discard', cidr: '100::/64', why: 'black hole' },
+  { name: 'IETF protocol', cidr: '2001::/23', why: 'includes Teredo 2001::/32, which tunnels to any IPv4' },
+  { name: 'documentation', cidr: '2001:db8::/32', why: 'never routed' },
+  { name: 'documentation', cidr: '3fff::/20', why: 'never routed' },
+  { name: 'segment routing', cidr: '5f00::/16', why: 'SRv6 identifiers, internal to a domain' },
+  { name: 'unique local', cidr: 'fc00::/7', why: 'the IPv6 counterpart of RFC 1918' },
+  { name: 'link-local', cidr: 'fe80::/10', why: 'the local segment' },
+  { name: 'site-local', cidr: 'fec0::/10', why: 'deprecated, still internal where used' },
+  { name: 'multicast', cidr: 'ff00::/8', why: 'a group, not one receiver' },
+  { name: 'not global unicast', cidr: '::/3', why: 'only 2000::/3 is allocated for global unicast' },
+  { name: 'not global unicast', cidr: '4000::/2', why: 'only 2000::/3 is allocated for global unicast' },
+  { name: 'not global unicast', cidr: '8000::/1', why: 'only 2000::/3 is allocated for global unicast' },
+]);
+
+/** Packets to these reach the IPv4 address inside them (at byte `at`), so they are judged as it. */
+const EMBEDS_IPV4 = rules([
+  { name: 'IPv4-mapped', cidr: '::ffff:0:0/96', at: 12 },
+  { name: 'NAT64', cidr: '64:ff9b::/96', at: 12 }, // DNS64 answers with these for public IPv4 hosts
+  { name: '6to4', cidr: '2002::/16', at: 2 },
+]);
+
+/**
+ * Reads only what node:net calls an IP: ipaddr.js alone also takes 127.1, octal and hex octets, and
+ * reads ::a.b.c.d as ::ffff:a.b.c.d. The WHATWG URL parser spells IPv6 in plain hex, giving ipaddr.js
+ * the bytes the socket will use, and rejects zone ids, which only name a local interface.
+ */
+function parse(address: string) {
+  try {
+    if (isIP(address) === 4) return ipaddr.IPv4.parse(address);
+    if (isIP(address) === 6) return ipaddr.IPv6.parse(new URL(`http://[${address}]`).hostname.slice(1, -1));
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a webhook must not connect to `address`, or undefined when it is public unicast. */
+export function addressRefusal(address: string): string | undefined {
+  const ip = parse(address);
+  if (!ip) return 'not an IP address';
+  const kind = ip.kind();
+  const embed = EMBEDS_IPV4.find((rule) => rule.range[0].kind() === kind && ip.match(rule.range));
+  if (embed) {
+    const inner = ipaddr.fromByteArray(ip.toByteArray().slice(embed.at, embed.at + 4)).toString();
+    const why = addressRefusal(inner);
+    return why && `${embed.name} form of ${inner}, ${why}`;
+  }
+  const rule = REFUSED.find((r) => r.range[0].kind() === kind && ip.match(r.range));
+  return rule && `${rule.name} (${rule.cidr}): ${rule.why}`;
+}
+
+/** Whether a webhook may connect to `address`; anything unparseable is refused. */
 export function isPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return isPublicV4(address);
-  if (family === 6) return isPublicV6(address);
-  return false;
-}
-
-function v4Octets(address: string): number[] {
-  return address.split('.').map(Number);
-}
-
-function isPublicV4(address: string): boolean {
-  const [a = 0, b = 0, c = 0] = v4Octets(address);
-  if (a === 0 || a === 10 || a === 127) return false; // this network, private, loopback
-  if (a === 100 && b >= 64 && b <= 127) return false; // CGNAT 100.64/10
-  if (a === 169 && b === 254) return false; // link-local, cloud metadata
-  if (a === 172 && b >= 16 && b <= 31) return false; // private
-  if (a === 192 && b === 168) return false; // private
-  if (a === 192 && b === 0 && (c === 0 || c === 2)) return false; // IETF protocol, TEST-NET-1
-  if (a === 192 && b === 88 && c === 99) return false; // 6to4 relay anycast
-  if (a === 198 && (b === 18 || b === 19)) return false; // benchmarking
-  if (a === 198 && b === 51 && c === 100) return false; // TEST-NET-2
-  if (a === 203 && b === 0 && c === 113) return false; // TEST-NET-3
-  if (a >= 224) return false; // multicast, reserved, broadcast
-  return true;
-}
-
-/** Expands an IPv6 address to eight 16-bit groups. */
-function v6Groups(address: string): number[] {
-  let text = address.toLowerCase().split('%')[0] ?? '';
-  // A trailing dotted IPv4 part becomes two groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted?.[1]) {
-    const [a = 0, b = 0, c = 0, d = 0] = v4Octets(dotted[1]);
-    text = `${text.slice(0, -dotted[1].length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const missing = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array(missing).fill('0'), ...right].map((g) => Number.parseInt(g || '0', 16));
-}
-
-function isPublicV6(address: string): boolean {
-  const g = v6Groups(address);
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
-  const embeddedV4 = `${g6 >> 8}.${g6 & 0xff}.${g7 >> 8}.${g7 & 0xff}`;
-  if (g.every((x) => x === 0)) return false; // ::
-  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0) {
-    if (g5 === 0xffff || g5 === 0) return g6 === 0 && g7 === 1 ? false : isPublicV4(embeddedV4); // mapped, compatible, ::1
-  }
-  if (g0 === 0x64 && g1 === 0xff9b) return isPublicV4(embeddedV4); // NAT64
-  if ((g0 & 0xfe00) === 0xfc00) return false; // fc00::/7 unique local
-  if ((g0 & 0xffc0) === 0xfe80) return false; // fe80::/10 link-local
-  if ((g0 & 0xffc0) === 0xfec0) return false; // site-local (deprecated)
-  if ((g0 & 0xff00) === 0xff00) return false; // multicast
-  if (g0 === 0x2001 && g1 === 0x0db8) return false; // documentation
-  if (g0 === 0x2001 && g1 < 0x0200) return false; // 2001::/23 IETF protocol block, incl. Teredo 2001::/32
-  if (g0 === 0x2002) return isPublicV4(`${g1 >> 8}.${g1 & 0xff}.${g2 >> 8}.${g2 & 0xff}`); // 6to4
-  if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return false; // discard-only
-  return (g0 & 0xe000) === 0x2000; // only global unicast 2000::/3 remains
+  return addressRefusal(address) === undefined;
 }
