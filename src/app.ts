@@ -1,23 +1,28 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { registerAccountRoutes } from './accounts/routes.js';
-import { registerApiKeyRoutes } from './api-keys/routes.js';
-import { registerAuditRoutes } from './audit/routes.js';
+import { accountRoutes } from './accounts/routes.js';
+import { apiKeyRoutes } from './api-keys/routes.js';
+import { auditRoutes } from './audit/routes.js';
+import { resolveApiKey } from './auth/principal.js';
+import { ping } from './db/database.js';
 import { AppError, badField } from './errors.js';
 import { createAccess } from './http/access.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
-import { registerHealthRoutes } from './http/health.js';
+import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { logRequest } from './http/request-log.js';
+import { WORKSPACE_PREFIXES } from './http/schemas.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
-import { registerMemberRoutes } from './members/routes.js';
+import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
+import { memberRoutes } from './members/routes.js';
 import type { Services } from './services.js';
-import { registerTokenRoutes } from './tokens/routes.js';
-import { registerWebhookRoutes } from './webhooks/routes.js';
-import { registerWorkspaceRoutes } from './workspaces/routes.js';
+import { createTokenCredentials } from './tokens/credential.js';
+import { tokenRoutes } from './tokens/routes.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { settingsRoutes, workspaceRoutes } from './workspaces/routes.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -106,16 +111,40 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const access = createAccess(services);
+  const access = createAccess({
+    clock: services.clock,
+    sessions: services.sessions,
+    resolveApiKey: (secret) => resolveApiKey(services.db, secret, services.credentialCache),
+    resolveToken: createTokenCredentials({ verifier: services.verifier, clock: services.clock }),
+    workspaces: services.workspaces,
+    rateLimiter: services.rateLimiter,
+    rateLimitPerMinute: services.config.rateLimitPerMinute,
+    usage: services.usage,
+  });
   registerIdempotency(app, services.idempotency);
-  registerHealthRoutes(app, services);
-  registerAccountRoutes(app, services, access);
-  registerWorkspaceRoutes(app, services, access);
-  registerApiKeyRoutes(app, services, access);
-  registerTokenRoutes(app, services, access);
-  registerMemberRoutes(app, services, access);
+  await app.register(healthRoutes, { ready: services.ready, ping: () => ping(services.db) });
+  const { accounts, sessions, workspaces, apiKeys, tokens, verifier, members, invitations, webhooks } =
+    services;
+  await app.register(accountRoutes, { prefix: '/v1', access, accounts, sessions });
+  await app.register(workspaceRoutes, { prefix: '/v1', access, workspaces });
+  await app.register(acceptInvitationRoutes, { prefix: '/v1', access, invitations });
+  // Each workspace feature once per path style: `/v1/x` and `/v1/workspaces/{slug}/x`.
+  for (const prefix of WORKSPACE_PREFIXES) {
+    await app.register(settingsRoutes, { prefix, access, workspaces });
+    await app.register(apiKeyRoutes, { prefix, access, apiKeys });
+    await app.register(tokenRoutes, {
+      prefix,
+      access,
+      tokens,
+      verifier,
+      verifyLimiter: services.verifyLimiter,
+      verifyLimitPerMinute: services.config.verifyRateLimitPerMinute,
+    });
+    await app.register(memberRoutes, { prefix, access, members });
+    await app.register(invitationRoutes, { prefix, access, invitations });
+    await app.register(auditRoutes, { prefix, access, auditLog: services.auditLog });
+    await app.register(webhookRoutes, { prefix, access, webhooks });
+  }
   registerInvitationPage(app, services.config);
-  registerAuditRoutes(app, services, access);
-  registerWebhookRoutes(app, services, access);
   return app;
 }

@@ -1,7 +1,9 @@
 import { createLoginThrottle } from './accounts/login-throttle.js';
 import { type AccountService, createAccountService } from './accounts/service.js';
 import { type ApiKeyService, createApiKeyService } from './api-keys/service.js';
+import { type AuditLog, createAuditLog } from './audit/log.js';
 import { type AuditService, createAuditService } from './audit/service.js';
+import type { Workspace } from './auth/context.js';
 import type { ApiKeyPrincipal } from './auth/principal.js';
 import { createSessionStore, type SessionStore } from './auth/sessions.js';
 import type { Clock } from './clock.js';
@@ -25,7 +27,6 @@ import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
 import { dispatchEvent } from './webhooks/dispatch.js';
 import { createWebhookService, type WebhookService } from './webhooks/service.js';
 import { type Resolve, systemResolve } from './webhooks/url-guard.js';
-import type { Workspace } from './workspaces/service.js';
 import { createWorkspaceService, type WorkspaceService } from './workspaces/service.js';
 
 /** Every long-lived object of one node, created once in `main.ts` (or per test). */
@@ -38,6 +39,7 @@ export interface Services {
   serverKey: Buffer;
   usage: UsageBuffer;
   audit: AuditService;
+  auditLog: AuditLog;
   outbox: EventOutbox;
   sessions: SessionStore;
   accounts: AccountService;
@@ -121,6 +123,7 @@ export function createServices({
     serverKey,
     usage,
     audit,
+    auditLog: createAuditLog({ db }),
     outbox,
     sessions,
     accounts: createAccountService({

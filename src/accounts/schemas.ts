@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Timestamp } from '../http/schemas.js';
+import { RoleSchema, Timestamp } from '../http/schemas.js';
 
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Password = Type.String({ minLength: 10, maxLength: 256 });
@@ -34,7 +34,7 @@ export const MeBody = Type.Object({
       id: Type.String(),
       name: Type.String(),
       slug: Type.String(),
-      role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]),
+      role: RoleSchema,
     }),
   ),
 });

@@ -1,113 +1,91 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
-import { iso, isoOrNull } from '../clock.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Access } from '../http/access.js';
-import { contextOf, type WorkspaceContext } from '../http/context.js';
+import { contextOf } from '../http/context.js';
+import { listBody, pageOf } from '../http/pagination.js';
 import { requestMeta } from '../http/request-meta.js';
-import { bothPaths, errors, listOf, NoContent, PageQuery, SlugParams } from '../http/schemas.js';
-import type { Services } from '../services.js';
-import { ApiKeyBody, ApiKeyParams, ApiKeyWithSecret, CreateApiKeyBody } from './schemas.js';
-import type { ApiKeyView, KeyCaller } from './service.js';
+import {
+  errors,
+  IdParam,
+  listOf,
+  NoContent,
+  PageQuery,
+  paramsFor,
+  type WorkspacePrefix,
+} from '../http/schemas.js';
+import { ApiKeyBody, ApiKeyWithSecret, CreateApiKeyBody } from './schemas.js';
+import type { ApiKeyService } from './service.js';
 
-const keyBody = (key: ApiKeyView) => ({
-  ...key,
-  created_at: iso(key.created_at),
-  last_used_at: isoOrNull(key.last_used_at),
-});
-
-function callerOf(ctx: WorkspaceContext): KeyCaller {
-  // Tokens never reach these routes (the permission has no scope), so a role is always present.
-  return {
-    principal: ctx.principal,
-    workspaceId: ctx.workspace.id,
-    role: ctx.role ?? 'viewer',
-    userId: ctx.userId,
-  };
+export interface ApiKeyRouteOptions {
+  prefix: WorkspacePrefix;
+  access: Access;
+  apiKeys: ApiKeyService;
 }
 
-export function registerApiKeyRoutes(app: FastifyInstance, services: Services, access: Access): void {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { apiKeys } = services;
+/** Every member manages their personal keys; Owners also team keys (the service checks which). */
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async (app, opts) => {
+  const { access, apiKeys } = opts;
+  const params = paramsFor(opts.prefix, {});
+  const keyParams = paramsFor(opts.prefix, { id: IdParam });
+  const tags = ['api-keys'];
 
-  for (const url of bothPaths('/api-keys')) {
-    r.get(
-      url,
-      {
-        schema: {
-          tags: ['api-keys'],
-          params: SlugParams,
-          querystring: PageQuery,
-          response: { 200: listOf(ApiKeyBody), ...errors(400, 401, 403, 404, 429) },
-        },
-        onRequest: access.workspace('api_keys.personal'),
+  app.get(
+    '/api-keys',
+    {
+      schema: {
+        tags,
+        params,
+        querystring: PageQuery,
+        response: { 200: listOf(ApiKeyBody), ...errors(400, 401, 403, 404, 429) },
       },
-      async (request) => {
-        const { page = 1, per_page = 25 } = request.query;
-        const { rows, total } = await apiKeys.list(callerOf(contextOf(request)), page, per_page);
-        return { data: rows.map(keyBody), meta: { page, per_page, total } };
-      },
-    );
+      onRequest: access.workspace('api_keys.personal'),
+    },
+    async (request) => {
+      const page = pageOf(request.query);
+      return listBody(await apiKeys.list(contextOf(request), page), page);
+    },
+  );
 
-    r.post(
-      url,
-      {
-        schema: {
-          tags: ['api-keys'],
-          params: SlugParams,
-          body: CreateApiKeyBody,
-          response: { 201: ApiKeyWithSecret, ...errors(400, 401, 403, 404, 409, 429) },
-        },
-        onRequest: access.workspace('api_keys.personal'),
+  app.post(
+    '/api-keys',
+    {
+      schema: {
+        tags,
+        params,
+        body: CreateApiKeyBody,
+        response: { 201: ApiKeyWithSecret, ...errors(400, 401, 403, 404, 409, 429) },
       },
-      async (request, reply) => {
-        const { key, secret } = await apiKeys.create(
-          callerOf(contextOf(request)),
-          request.body,
-          requestMeta(request),
-        );
-        return reply.code(201).send({ ...keyBody(key), key: secret });
-      },
-    );
-  }
+      onRequest: access.workspace('api_keys.personal'),
+    },
+    async (request, reply) =>
+      reply.code(201).send(await apiKeys.create(contextOf(request), request.body, requestMeta(request))),
+  );
 
-  for (const url of bothPaths('/api-keys/:id/regenerate')) {
-    r.post(
-      url,
-      {
-        schema: {
-          tags: ['api-keys'],
-          params: ApiKeyParams,
-          response: { 200: ApiKeyWithSecret, ...errors(401, 403, 404, 429) },
-        },
-        onRequest: access.workspace('api_keys.personal'),
+  app.post(
+    '/api-keys/:id/regenerate',
+    {
+      schema: {
+        tags,
+        params: keyParams,
+        response: { 200: ApiKeyWithSecret, ...errors(401, 403, 404, 429) },
       },
-      async (request) => {
-        const ctx = contextOf(request);
-        const { key, secret } = await apiKeys.regenerate(
-          callerOf(ctx),
-          request.params.id,
-          requestMeta(request),
-        );
-        return { ...keyBody(key), key: secret };
-      },
-    );
-  }
+      onRequest: access.workspace('api_keys.personal'),
+    },
+    async (request) => apiKeys.regenerate(contextOf(request), request.params.id, requestMeta(request)),
+  );
 
-  for (const url of bothPaths('/api-keys/:id')) {
-    r.delete(
-      url,
-      {
-        schema: {
-          tags: ['api-keys'],
-          params: ApiKeyParams,
-          response: { 204: NoContent, ...errors(401, 403, 404, 429) },
-        },
-        onRequest: access.workspace('api_keys.personal'),
+  app.delete(
+    '/api-keys/:id',
+    {
+      schema: {
+        tags,
+        params: keyParams,
+        response: { 204: NoContent, ...errors(401, 403, 404, 429) },
       },
-      async (request, reply) => {
-        await apiKeys.remove(callerOf(contextOf(request)), request.params.id, requestMeta(request));
-        return reply.code(204).send(null);
-      },
-    );
-  }
-}
+      onRequest: access.workspace('api_keys.personal'),
+    },
+    async (request, reply) => {
+      await apiKeys.remove(contextOf(request), request.params.id, requestMeta(request));
+      return reply.code(204).send(null);
+    },
+  );
+};

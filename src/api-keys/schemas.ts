@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
-import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { NullableTimestamp, RoleSchema, Timestamp } from '../http/schemas.js';
 
-const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]);
 const Kind = Type.Union([Type.Literal('personal'), Type.Literal('team')]);
 
 export const ApiKeyBody = Type.Object({
@@ -26,8 +25,3 @@ export const CreateApiKeyBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const ApiKeyParams = Type.Object({
-  slug: Type.Optional(Type.String({ maxLength: 200 })),
-  id: Type.String({ maxLength: 100 }),
-});

@@ -52,7 +52,7 @@ export const PERMISSIONS = {
 
 export type Permission = keyof typeof PERMISSIONS;
 
-/** Who is acting inside a workspace: a role (sessions and API keys) or a set of scopes (tokens). */
+/** Who is acting inside a workspace: a role (sessions and API keys) or a set of scopes (tokens). A WorkspaceContext is one. */
 export type Grant =
   | { via: 'session'; role: Role }
   | { via: 'api_key'; role: Role }

@@ -1,54 +1,56 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { constantTimeEqual, digest, parseSecret, sealKeyFor } from '../auth/credentials.js';
-import { type Grant, isAllowed, type Permission } from '../auth/permissions.js';
+import type { Workspace, WorkspaceContext } from '../auth/context.js';
+import { constantTimeEqual, parseSecret } from '../auth/credentials.js';
+import { isAllowed, type Permission } from '../auth/permissions.js';
 import {
+  type ApiKeyPrincipal,
   type Principal,
   presentedCredential,
-  resolveApiKey,
   sessionRequired,
   type TokenPrincipal,
 } from '../auth/principal.js';
+import type { SessionStore } from '../auth/sessions.js';
+import type { Clock } from '../clock.js';
+import type { Role } from '../db/schema.js';
 import { AppError, forbidden, notFound, unauthorizedKey } from '../errors.js';
-import type { Services } from '../services.js';
-import { tokenStatus } from '../tokens/status.js';
-import type { WorkspaceContext } from './context.js';
+import type { RateLimiter } from '../rate-limit/limiter.js';
+import type { UsageBuffer } from '../usage/buffer.js';
 import { setSessionCookie } from './session-cookie.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+/** What resolving a caller needs, each from the feature that owns it. */
+export interface AccessDeps {
+  clock: Clock;
+  sessions: Pick<SessionStore, 'resolve'>;
+  /** An API key by its secret (401 when unknown). */
+  resolveApiKey(secret: string): Promise<ApiKeyPrincipal>;
+  /** A token used as an API credential (401 when unknown, expired or revoked). */
+  resolveToken(secret: string): Promise<TokenPrincipal>;
+  workspaces: {
+    bySlug(slug: string): Promise<Workspace | undefined>;
+    byId(id: string): Promise<Workspace | undefined>;
+    roleOf(workspaceId: string, userId: string): Promise<Role | null>;
+  };
+  rateLimiter: RateLimiter;
+  rateLimitPerMinute: number;
+  usage: Pick<UsageBuffer, 'tokenUsed' | 'apiKeyUsed'>;
+}
 
 /**
  * The one place where every request's caller is resolved and checked, in this order:
  * credential (401) → CSRF for cookie sessions (403) → workspace (404) → rate limit (429) →
  * permission (403). Nothing is read or changed before these pass.
  */
-export function createAccess(services: Services) {
-  const { db, sessions, usage, clock, workspaces, rateLimiter, config, verifier } = services;
-
-  /** A token used as an API credential (SPEC §2.1): checked like a verify, noted as a use. */
-  async function resolveToken(secret: string): Promise<TokenPrincipal> {
-    const token = await verifier.find(secret);
-    if (token === null) throw unauthorizedKey();
-    const now = clock();
-    const status = tokenStatus(token, now);
-    if (status === 'expired') throw new AppError('unauthorized', 'Token has expired');
-    if (status === 'revoked') throw new AppError('unauthorized', 'Token has been revoked');
-    return {
-      type: 'token',
-      id: token.id,
-      name: token.name,
-      workspaceId: token.workspaceId,
-      scopes: token.scopes,
-      digest: digest(secret),
-      sealKey: sealKeyFor(secret),
-    };
-  }
+export function createAccess(deps: AccessDeps) {
+  const { sessions, usage, clock, workspaces, rateLimiter } = deps;
 
   async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     const presented = presentedCredential(request.headers.authorization, request.headers.cookie);
     if (presented === null) throw unauthorizedKey();
     if (presented.kind === 'bearer') {
-      if (parseSecret(presented.secret) === 'token') return resolveToken(presented.secret);
-      return resolveApiKey(db, presented.secret, services.credentialCache);
+      if (parseSecret(presented.secret) === 'token') return deps.resolveToken(presented.secret);
+      return deps.resolveApiKey(presented.secret);
     }
     const session = await sessions.resolve(presented.secret);
     if (session === null) throw new AppError('unauthorized', 'Your session has expired; sign in again');
@@ -75,28 +77,21 @@ export function createAccess(services: Services) {
       const workspace = await workspaces.bySlug(slug);
       const role = workspace ? await workspaces.roleOf(workspace.id, principal.user.id) : null;
       if (workspace === undefined || role === null) throw notFound('Workspace');
-      return { principal, workspace, role, grant: { via: 'session', role }, userId: principal.user.id };
+      return { via: 'session', principal, workspace, role, userId: principal.user.id };
     }
     const workspace = await workspaces.byId(principal.workspaceId);
     // Its workspace was deleted with everything in it (a token may still sit in the verify cache).
     if (workspace === undefined) throw unauthorizedKey();
-    // A credential only ever reaches its own workspace; another slug is 404, never 403 (SPEC §2.2).
+    // A credential only ever reaches its own workspace; another slug is 404, never 403.
     if (slug !== undefined && slug !== workspace.slug) throw notFound('Workspace');
     if (principal.type === 'token') {
-      return {
-        principal,
-        workspace,
-        role: null,
-        grant: { via: 'token', scopes: principal.scopes },
-        userId: null,
-      };
+      return { via: 'token', principal, workspace, scopes: principal.scopes, role: null, userId: null };
     }
-    const grant: Grant = { via: 'api_key', role: principal.role };
-    return { principal, workspace, role: principal.role, grant, userId: principal.userId };
+    return { via: 'api_key', principal, workspace, role: principal.role, userId: principal.userId };
   }
 
   async function applyRateLimit(reply: FastifyReply, workspaceId: string): Promise<void> {
-    const result = await rateLimiter.hit(`api:${workspaceId}`, config.rateLimitPerMinute);
+    const result = await rateLimiter.hit(`api:${workspaceId}`, deps.rateLimitPerMinute);
     reply.header('x-ratelimit-limit', result.limit);
     reply.header('x-ratelimit-remaining', result.remaining);
     reply.header('x-ratelimit-reset', result.reset);
@@ -132,11 +127,11 @@ export function createAccess(services: Services) {
         // still runs only when every check passes.
         request.workspaceContext = context;
         if (options.budget === 'api') await applyRateLimit(reply, context.workspace.id);
-        if (!isAllowed(context.grant, permission)) {
-          if (permission === 'workspace.delete' && context.grant.via !== 'session') throw sessionRequired();
+        if (!isAllowed(context, permission)) {
+          if (permission === 'workspace.delete' && context.via !== 'session') throw sessionRequired();
           throw forbidden();
         }
-        // Only an allowed call is a use (SPEC §5.7); noted in memory, written by the batched flush.
+        // Only an allowed call is a use; noted in memory, written by the batched flush.
         if (principal.type === 'token') usage.tokenUsed(principal.id, clock());
         if (principal.type === 'api_key') usage.apiKeyUsed(principal.id, clock());
       };

@@ -1,18 +1,6 @@
-import type { Grant } from '../auth/permissions.js';
+import type { WorkspaceContext } from '../auth/context.js';
 import type { Principal } from '../auth/principal.js';
-import type { Role } from '../db/schema.js';
-import type { Workspace } from '../workspaces/service.js';
-
-/** Everything a workspace route knows about its caller, resolved before the handler runs. */
-export interface WorkspaceContext {
-  principal: Principal;
-  workspace: Workspace;
-  grant: Grant;
-  /** The caller's role (null for tokens, which act through scopes). */
-  role: Role | null;
-  /** The person behind the call (session or personal key), null for team keys and tokens. */
-  userId: string | null;
-}
+import type { SessionPrincipal } from '../auth/sessions.js';
 
 export interface PendingIdempotency {
   scope: string;
@@ -32,8 +20,14 @@ declare module 'fastify' {
   }
 }
 
-/** The workspace context of a route registered with `workspaceAccess` (always set there). */
+/** The workspace context of a route guarded by `access.workspace()` (always set there). */
 export function contextOf(request: { workspaceContext: WorkspaceContext | null }): WorkspaceContext {
   if (request.workspaceContext === null) throw new Error('workspace route without workspace context');
   return request.workspaceContext;
+}
+
+/** The session of a route guarded by `access.session()` (always set there). */
+export function sessionOf(request: { principal: Principal | null }): SessionPrincipal {
+  if (request.principal?.type !== 'session') throw new Error('session route without a session');
+  return request.principal;
 }

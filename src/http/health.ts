@@ -1,17 +1,23 @@
-import type { FastifyInstance } from 'fastify';
-import { ping } from '../db/database.js';
+import type { FastifyPluginAsync } from 'fastify';
 import { AppError } from '../errors.js';
-import type { Services } from '../services.js';
 
-export function registerHealthRoutes(app: FastifyInstance, services: Services): void {
+export interface HealthOptions {
+  /** Set once migrations have run. */
+  ready: { migrated: boolean };
+  /** One round trip to the database. */
+  ping(): Promise<void>;
+}
+
+/** `/healthz`: the process answers. `/readyz`: migrated and the database reachable (load balancers). */
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { ready, ping }) => {
   app.get('/healthz', { schema: { tags: ['operations'], hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['operations'], hide: true } }, async () => {
-    if (!services.ready.migrated) throw new AppError('internal_error', 'Migrations have not run yet');
+    if (!ready.migrated) throw new AppError('internal_error', 'Migrations have not run yet');
     try {
-      await ping(services.db);
+      await ping();
     } catch (error) {
       throw new AppError('internal_error', 'The database is not reachable', { cause: error });
     }
     return { status: 'ready' };
   });
-}
+};

@@ -1,7 +1,11 @@
 import type { FastifyRequest } from 'fastify';
-import type { RequestMeta } from '../audit/service.js';
 
-export function requestMeta(request: FastifyRequest): RequestMeta {
+/** Where a change came from, as audit entries record it (the audit feature's `RequestMeta`). */
+export function requestMeta(request: FastifyRequest): {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+} {
   const agent = request.headers['user-agent'];
   return {
     ip: request.ip ?? null,

@@ -1,6 +1,6 @@
-import { type TSchema, Type } from 'typebox';
+import { type TObject, type TProperties, type TSchema, Type } from 'typebox';
 
-/** Schemas shared by every feature: errors, lists, timestamps. */
+/** Schemas and helpers shared by every feature's routes: errors, lists, roles, path parameters. */
 
 export const ErrorBody = Type.Object(
   {
@@ -12,6 +12,39 @@ export const ErrorBody = Type.Object(
   },
   { $id: 'Error' },
 );
+
+/** Standard error responses for the OpenAPI document. */
+export function errors(...statuses: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+}
+
+export const NoContent = Type.Null({ description: 'No content' });
+
+export const Timestamp = Type.String({ format: 'date-time' });
+export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+
+export const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]);
+
+/** A resource id in a path (`tok_…`, `usr_…`): bounded so a pasted secret cannot be long. */
+export const IdParam = Type.String({ maxLength: 100 });
+
+/**
+ * Every workspace resource is reachable as `/v1/x` (the workspace of the bearer credential) and as
+ * `/v1/workspaces/{slug}/x` (any credential; dashboard sessions always). A feature plugin is
+ * registered once under each prefix.
+ */
+export const WORKSPACE_PREFIXES = ['/v1', '/v1/workspaces/:slug'] as const;
+export type WorkspacePrefix = (typeof WORKSPACE_PREFIXES)[number];
+
+const SlugParam = Type.String({ maxLength: 200 });
+
+/** The path parameters of a route under `prefix`: `slug` exactly when the prefix has it. */
+export function paramsFor<P extends TProperties>(
+  prefix: WorkspacePrefix,
+  props: P,
+): TObject<P> | TObject<P & { slug: typeof SlugParam }> {
+  return prefix === '/v1' ? Type.Object(props) : Type.Object({ ...props, slug: SlugParam });
+}
 
 /**
  * The highest page whose offset, `(page - 1) * per_page`, is still an exact integer for every
@@ -36,20 +69,3 @@ export const PageMeta = Type.Object({
 export function listOf<T extends TSchema>(item: T) {
   return Type.Object({ data: Type.Array(item), meta: PageMeta });
 }
-
-export const Timestamp = Type.String({ format: 'date-time' });
-export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
-
-export const SlugParams = Type.Object({ slug: Type.Optional(Type.String({ maxLength: 200 })) });
-
-/** Standard error responses for the OpenAPI document. */
-export function errors(...statuses: number[]): Record<number, typeof ErrorBody> {
-  return Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
-}
-
-/** A workspace resource is reachable as `/v1/x` and as `/v1/workspaces/{slug}/x` (SPEC §2.2). */
-export function bothPaths(path: string): [string, string] {
-  return [`/v1${path}`, `/v1/workspaces/:slug${path}`];
-}
-
-export const NoContent = Type.Null({ description: 'No content' });

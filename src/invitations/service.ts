@@ -1,49 +1,29 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
+import type { WorkspaceContext } from '../auth/context.js';
 import { digest, randomSecret } from '../auth/credentials.js';
-import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
+import { actorOf, creatorOf } from '../auth/principal.js';
 import { seal, unseal } from '../auth/sealing.js';
 import type { SessionPrincipal } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/dialect.js';
-import { countRows } from '../db/paginate.js';
+import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, InvitationsTable, Role } from '../db/schema.js';
 import { queueInvitationEmail } from '../email/outbox.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { lockWorkspace } from '../workspaces/lock.js';
+import { type InvitationView, invitationView } from './view.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
-export interface InvitationView {
-  id: string;
-  email: string;
-  role: Role;
-  status: InvitationsTable['status'];
-  expires_at: number;
-  invited_by: string;
-  created_at: number;
-  /** Only for Owners (SPEC §7). */
-  accept_url?: string;
-}
-
-export interface InvitationCaller {
-  principal: Principal;
-  workspace: { id: string; name: string; slug: string };
-  role: Role | null;
-}
-
 export interface InvitationService {
-  list(
-    caller: InvitationCaller,
-    page: number,
-    perPage: number,
-  ): Promise<{ rows: InvitationView[]; total: number }>;
+  list(ctx: WorkspaceContext, page: PageRequest): Promise<PageOf<InvitationView>>;
   create(
-    caller: InvitationCaller,
+    ctx: WorkspaceContext,
     input: { email: string; role: Role },
     meta: RequestMeta,
   ): Promise<InvitationView>;
-  revoke(caller: InvitationCaller, id: string, meta: RequestMeta): Promise<void>;
+  revoke(ctx: WorkspaceContext, id: string, meta: RequestMeta): Promise<void>;
   accept(
     session: SessionPrincipal,
     secret: string,
@@ -71,12 +51,9 @@ export function createInvitationService({
       ? null
       : `${publicUrl}/invitations/accept?token=${encodeURIComponent(unseal(row.secret_sealed, serverKey))}`;
 
-  const view = (row: InvitationsTable, owner: boolean): InvitationView => {
-    const { id, email, role, status, expires_at, invited_by, created_at } = row;
-    const base = { id, email, role, status, expires_at, invited_by, created_at };
-    const url = owner ? acceptUrl(row) : null;
-    return url === null ? base : { ...base, accept_url: url };
-  };
+  /** Only Owners see a pending invitation's link (they may pass it on when no email is sent). */
+  const view = (row: InvitationsTable, owner: boolean): InvitationView =>
+    invitationView(row, owner ? acceptUrl(row) : null);
 
   const pending = (workspaceId: string) =>
     db
@@ -88,28 +65,23 @@ export function createInvitationService({
   return {
     acceptUrl,
 
-    async list(caller, page, perPage) {
-      const [rows, count] = await Promise.all([
-        pending(caller.workspace.id)
-          .selectAll()
-          .orderBy('created_at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(perPage)
-          .offset((page - 1) * perPage)
-          .execute(),
-        countRows(pending(caller.workspace.id)),
-      ]);
-      return { rows: rows.map((row) => view(row, caller.role === 'owner')), total: count };
+    async list(ctx, page) {
+      const found = await paginate(
+        pending(ctx.workspace.id),
+        (q) => q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'),
+        page,
+      );
+      return { rows: found.rows.map((row) => view(row, ctx.role === 'owner')), total: found.total };
     },
 
-    async create(caller, input, meta) {
+    async create(ctx, input, meta) {
       const email = input.email.trim().toLowerCase();
       const now = clock();
       const secret = randomSecret();
-      const inviter = creatorOf(caller.principal);
+      const inviter = creatorOf(ctx.principal);
       const row: InvitationsTable = {
         id: newId('inv'),
-        workspace_id: caller.workspace.id,
+        workspace_id: ctx.workspace.id,
         email,
         role: input.role,
         digest: digest(secret),
@@ -124,12 +96,12 @@ export function createInvitationService({
       await db.transaction().execute(async (tx) => {
         // Serialised with other invitations and with joins of this workspace: concurrent invitations
         // of one address cannot leave two pending links, nor one for someone joining right now.
-        await lockWorkspace(tx, caller.workspace.id);
+        await lockWorkspace(tx, ctx.workspace.id);
         const member = await tx
           .selectFrom('members')
           .innerJoin('users', 'users.id', 'members.user_id')
           .select('users.id')
-          .where('members.workspace_id', '=', caller.workspace.id)
+          .where('members.workspace_id', '=', ctx.workspace.id)
           .where('users.email', '=', email)
           .executeTakeFirst();
         if (member !== undefined) {
@@ -139,21 +111,21 @@ export function createInvitationService({
         await tx
           .updateTable('invitations')
           .set({ status: 'replaced', ended_at: now, secret_sealed: null })
-          .where('workspace_id', '=', caller.workspace.id)
+          .where('workspace_id', '=', ctx.workspace.id)
           .where('email', '=', email)
           .where('status', '=', 'pending')
           .execute();
         await tx.insertInto('invitations').values(row).execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'member.invited',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'invitation', id: row.id, name: email },
           changes: { role: { from: null, to: input.role } },
           meta,
         });
         await queueInvitationEmail(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           invitationId: row.id,
           to: email,
           now,
@@ -162,8 +134,8 @@ export function createInvitationService({
       return view(row, true);
     },
 
-    async revoke(caller, id, meta) {
-      const row = await pending(caller.workspace.id).selectAll().where('id', '=', id).executeTakeFirst();
+    async revoke(ctx, id, meta) {
+      const row = await pending(ctx.workspace.id).selectAll().where('id', '=', id).executeTakeFirst();
       if (row === undefined) throw notFound('Pending invitation');
       const now = clock();
       await db.transaction().execute(async (tx) => {
@@ -177,9 +149,9 @@ export function createInvitationService({
           .executeTakeFirst();
         if (Number(claimed.numUpdatedRows) === 0) throw notFound('Pending invitation');
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'invitation.revoked',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'invitation', id: row.id, name: row.email },
           meta,
         });

@@ -1,32 +1,21 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
-import { actorOf, type Principal } from '../auth/principal.js';
+import type { WorkspaceContext } from '../auth/context.js';
+import { actorOf } from '../auth/principal.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
-import { countRows } from '../db/paginate.js';
+import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, Executor, Role, Tx } from '../db/schema.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { lockWorkspace } from '../workspaces/lock.js';
-
-export interface MemberView {
-  user_id: string;
-  email: string;
-  name: string | null;
-  role: Role;
-  joined_at: number;
-}
-
-/** The caller inside a workspace (a WorkspaceContext fits). */
-export interface MemberCaller {
-  principal: Principal;
-  workspace: { id: string };
-  role: Role | null;
-  userId: string | null;
-}
+import { type MemberView, memberView } from './view.js';
 
 export interface MemberService {
-  list(workspaceId: string, page: number, perPage: number): Promise<{ rows: MemberView[]; total: number }>;
-  changeRole(caller: MemberCaller, userId: string, role: Role, meta: RequestMeta): Promise<MemberView>;
-  remove(caller: MemberCaller, userId: string, meta: RequestMeta): Promise<void>;
+  list(ctx: WorkspaceContext, page: PageRequest): Promise<PageOf<MemberView>>;
+  changeRole(ctx: WorkspaceContext, userId: string, role: Role, meta: RequestMeta): Promise<MemberView>;
+  remove(ctx: WorkspaceContext, userId: string, meta: RequestMeta): Promise<void>;
 }
+
+/** A member row as read, before it is shown. */
+type MemberRow = Omit<MemberView, 'joined_at'> & { joined_at: number };
 
 const personalKeyDigests = async (tx: Tx, workspaceId: string, userId: string) =>
   (
@@ -60,7 +49,7 @@ export function createMemberService({
     'members.joined_at',
   ] as const;
 
-  const find = async (workspaceId: string, userId: string, executor: Executor = db): Promise<MemberView> => {
+  const find = async (workspaceId: string, userId: string, executor: Executor = db): Promise<MemberRow> => {
     const row = await members(workspaceId, executor)
       .select(columns)
       .where('members.user_id', '=', userId)
@@ -74,7 +63,7 @@ export function createMemberService({
    * changes of one workspace, and the member is read again under that lock, so two Owners cannot
    * demote each other at the same moment and the audited old role is the one really replaced.
    */
-  const lockAndFind = async (tx: Tx, workspaceId: string, userId: string): Promise<MemberView> => {
+  const lockAndFind = async (tx: Tx, workspaceId: string, userId: string): Promise<MemberRow> => {
     await lockWorkspace(tx, workspaceId);
     return find(workspaceId, userId, tx);
   };
@@ -93,67 +82,65 @@ export function createMemberService({
   };
 
   return {
-    async list(workspaceId, page, perPage) {
-      const [rows, count] = await Promise.all([
-        members(workspaceId)
-          .select(columns)
-          .orderBy('members.joined_at', 'desc')
-          .orderBy('members.user_id', 'desc')
-          .limit(perPage)
-          .offset((page - 1) * perPage)
-          .execute(),
-        countRows(members(workspaceId)),
-      ]);
-      return { rows, total: count };
+    async list(ctx, page) {
+      const found = await paginate(
+        members(ctx.workspace.id),
+        (q) => q.select(columns).orderBy('members.joined_at', 'desc').orderBy('members.user_id', 'desc'),
+        page,
+      );
+      return { rows: found.rows.map(memberView), total: found.total };
     },
 
-    async changeRole(caller, userId, role, meta) {
+    async changeRole(ctx, userId, role, meta) {
       return commitAndNotify(db, notifier, async (tx) => {
-        const member = await lockAndFind(tx, caller.workspace.id, userId);
-        if (member.role === role) return { result: member, notices: [] };
-        if (member.role === 'owner') await assertAnotherOwner(tx, caller.workspace.id, userId);
+        const member = await lockAndFind(tx, ctx.workspace.id, userId);
+        if (member.role === role) return { result: memberView(member), notices: [] };
+        if (member.role === 'owner') await assertAnotherOwner(tx, ctx.workspace.id, userId);
         await tx
           .updateTable('members')
           .set({ role })
-          .where('workspace_id', '=', caller.workspace.id)
+          .where('workspace_id', '=', ctx.workspace.id)
           .where('user_id', '=', userId)
           .execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'member.role_changed',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'member', id: userId, name: member.email },
           changes: { role: { from: member.role, to: role } },
           meta,
         });
         // Their personal keys act with the new role from this commit on, on every node.
-        const keys = await personalKeyDigests(tx, caller.workspace.id, userId);
-        return { result: { ...member, role }, notices: [{ type: 'credentials.changed', digests: keys }] };
+        const keys = await personalKeyDigests(tx, ctx.workspace.id, userId);
+        return {
+          result: memberView({ ...member, role }),
+          notices: [{ type: 'credentials.changed', digests: keys }],
+        };
       });
     },
 
-    async remove(caller, userId, meta) {
-      const leaving = caller.userId === userId;
-      if (!leaving && caller.role !== 'owner') throw forbidden('Only an Owner can remove other members');
+    async remove(ctx, userId, meta) {
+      const leaving = ctx.userId === userId;
+      if (!leaving && ctx.role !== 'owner') throw forbidden('Only an Owner can remove other members');
       await commitAndNotify(db, notifier, async (tx) => {
-        const member = await lockAndFind(tx, caller.workspace.id, userId);
-        if (member.role === 'owner') await assertAnotherOwner(tx, caller.workspace.id, userId);
-        const keys = await personalKeyDigests(tx, caller.workspace.id, userId);
+        const member = await lockAndFind(tx, ctx.workspace.id, userId);
+        if (member.role === 'owner') await assertAnotherOwner(tx, ctx.workspace.id, userId);
+        const keys = await personalKeyDigests(tx, ctx.workspace.id, userId);
         await tx
           .deleteFrom('members')
-          .where('workspace_id', '=', caller.workspace.id)
+          .where('workspace_id', '=', ctx.workspace.id)
           .where('user_id', '=', userId)
           .execute();
         // Personal keys follow their member: from this commit on they answer 401 (SPEC §2.3).
         await tx
           .deleteFrom('api_keys')
-          .where('workspace_id', '=', caller.workspace.id)
+          .where('workspace_id', '=', ctx.workspace.id)
           .where('user_id', '=', userId)
           .execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'member.removed',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'member', id: userId, name: member.email },
           changes: { role: { from: member.role, to: null } },
           meta,

@@ -1,158 +1,150 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Access } from '../http/access.js';
 import { contextOf } from '../http/context.js';
+import { listBody, pageOf } from '../http/pagination.js';
 import { requestMeta } from '../http/request-meta.js';
-import { bothPaths, errors, listOf, NoContent, SlugParams } from '../http/schemas.js';
-import type { Services } from '../services.js';
+import { errors, IdParam, listOf, NoContent, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
+import type { LocalRateLimiter } from '../rate-limit/local-limiter.js';
 import {
   CreateTokenBody,
   ListTokensQuery,
   RotateBody,
   TokenBody,
-  TokenParams,
   TokenWithSecret,
   VerifyBody,
   VerifyResponse,
 } from './schemas.js';
+import type { TokenService } from './service.js';
+import type { Verifier } from './verify.js';
+
+export interface TokenRouteOptions {
+  prefix: WorkspacePrefix;
+  access: Access;
+  tokens: TokenService;
+  verifier: Verifier;
+  verifyLimiter: LocalRateLimiter;
+  verifyLimitPerMinute: number;
+}
 
 /**
- * Verification is read-only and must reflect a revocation at once (SPEC §5.4, §5.6): honouring an
- * Idempotency-Key would store a row on the hot path and replay a stale `VALID` for 24 h.
+ * Verification is read-only and must reflect a revocation at once: honouring an Idempotency-Key
+ * would store a row on the hot path and replay a stale `VALID` for 24 h.
  */
 const ignoreIdempotencyKey: onRequestAsyncHookHandler = async (request) => {
   delete request.headers['idempotency-key'];
 };
 
-export function registerTokenRoutes(app: FastifyInstance, services: Services, access: Access): void {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { tokens, verifier, verifyLimiter, config } = services;
+export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (app, opts) => {
+  const { access, tokens, verifier, verifyLimiter } = opts;
+  const params = paramsFor(opts.prefix, {});
+  const tokenParams = paramsFor(opts.prefix, { id: IdParam });
+  const tags = ['tokens'];
 
-  for (const url of bothPaths('/tokens')) {
-    r.post(
-      url,
-      {
-        schema: {
-          tags: ['tokens'],
-          params: SlugParams,
-          body: CreateTokenBody,
-          response: { 201: TokenWithSecret, ...errors(400, 401, 403, 404, 409, 422, 429) },
-        },
-        onRequest: access.workspace('tokens.create'),
+  app.post(
+    '/tokens',
+    {
+      schema: {
+        tags,
+        params,
+        body: CreateTokenBody,
+        response: { 201: TokenWithSecret, ...errors(400, 401, 403, 404, 409, 422, 429) },
       },
-      async (request, reply) => {
-        const { token, secret } = await tokens.create(contextOf(request), request.body, requestMeta(request));
-        return reply.code(201).send({ ...token, token: secret });
-      },
-    );
+      onRequest: access.workspace('tokens.create'),
+    },
+    async (request, reply) =>
+      reply.code(201).send(await tokens.create(contextOf(request), request.body, requestMeta(request))),
+  );
 
-    r.get(
-      url,
-      {
-        schema: {
-          tags: ['tokens'],
-          params: SlugParams,
-          querystring: ListTokensQuery,
-          response: { 200: listOf(TokenBody), ...errors(400, 401, 403, 404, 429) },
-        },
-        onRequest: access.workspace('tokens.read'),
+  app.get(
+    '/tokens',
+    {
+      schema: {
+        tags,
+        params,
+        querystring: ListTokensQuery,
+        response: { 200: listOf(TokenBody), ...errors(400, 401, 403, 404, 429) },
       },
-      async (request) => {
-        const { page = 1, per_page = 25, status, name } = request.query;
-        const { rows, total } = await tokens.list(contextOf(request), {
-          page,
-          perPage: per_page,
-          status,
-          name,
-        });
-        return { data: rows, meta: { page, per_page, total } };
-      },
-    );
-  }
+      onRequest: access.workspace('tokens.read'),
+    },
+    async (request) => {
+      const page = pageOf(request.query);
+      const { status, name } = request.query;
+      return listBody(await tokens.list(contextOf(request), page, { status, name }), page);
+    },
+  );
 
-  for (const url of bothPaths('/tokens/verify')) {
-    r.post(
-      url,
-      {
-        schema: {
-          tags: ['tokens'],
-          params: SlugParams,
-          body: VerifyBody,
-          response: { 200: VerifyResponse, ...errors(400, 401, 403, 404) },
-        },
-        onRequest: [access.workspace('tokens.verify', { budget: 'verify' }), ignoreIdempotencyKey],
-        config: { acceptsNul: true },
+  app.post(
+    '/tokens/verify',
+    {
+      schema: {
+        tags,
+        params,
+        body: VerifyBody,
+        response: { 200: VerifyResponse, ...errors(400, 401, 403, 404) },
       },
-      async (request, reply) => {
-        const ctx = contextOf(request);
-        const budget = verifyLimiter.hit(`verify:${ctx.workspace.id}`, config.verifyRateLimitPerMinute);
-        reply.header('x-ratelimit-limit', budget.limit);
-        reply.header('x-ratelimit-remaining', budget.remaining);
-        reply.header('x-ratelimit-reset', budget.reset);
-        if (!budget.allowed) reply.header('retry-after', budget.retryAfter);
-        return verifier.verify({
-          workspaceId: ctx.workspace.id,
-          presented: request.body.token,
-          scopes: request.body.scopes ?? [],
-          rateLimited: !budget.allowed,
-        });
-      },
-    );
-  }
+      onRequest: [access.workspace('tokens.verify', { budget: 'verify' }), ignoreIdempotencyKey],
+      config: { acceptsNul: true },
+    },
+    async (request, reply) => {
+      const ctx = contextOf(request);
+      const budget = verifyLimiter.hit(`verify:${ctx.workspace.id}`, opts.verifyLimitPerMinute);
+      reply.header('x-ratelimit-limit', budget.limit);
+      reply.header('x-ratelimit-remaining', budget.remaining);
+      reply.header('x-ratelimit-reset', budget.reset);
+      if (!budget.allowed) reply.header('retry-after', budget.retryAfter);
+      return verifier.verify({
+        workspaceId: ctx.workspace.id,
+        presented: request.body.token,
+        scopes: request.body.scopes ?? [],
+        rateLimited: !budget.allowed,
+      });
+    },
+  );
 
-  for (const url of bothPaths('/tokens/:id')) {
-    r.get(
-      url,
-      {
-        schema: {
-          tags: ['tokens'],
-          params: TokenParams,
-          response: { 200: TokenBody, ...errors(401, 403, 404, 429) },
-        },
-        onRequest: access.workspace('tokens.read'),
+  app.get(
+    '/tokens/:id',
+    {
+      schema: {
+        tags,
+        params: tokenParams,
+        response: { 200: TokenBody, ...errors(401, 403, 404, 429) },
       },
-      async (request) => tokens.get(contextOf(request), request.params.id),
-    );
+      onRequest: access.workspace('tokens.read'),
+    },
+    async (request) => tokens.get(contextOf(request), request.params.id),
+  );
 
-    r.delete(
-      url,
-      {
-        schema: {
-          tags: ['tokens'],
-          params: TokenParams,
-          response: { 204: NoContent, ...errors(401, 403, 404, 429) },
-        },
-        onRequest: access.workspace('tokens.revoke'),
+  app.delete(
+    '/tokens/:id',
+    {
+      schema: {
+        tags,
+        params: tokenParams,
+        response: { 204: NoContent, ...errors(401, 403, 404, 429) },
       },
-      async (request, reply) => {
-        await tokens.revoke(contextOf(request), request.params.id, requestMeta(request));
-        return reply.code(204).send(null);
-      },
-    );
-  }
+      onRequest: access.workspace('tokens.revoke'),
+    },
+    async (request, reply) => {
+      await tokens.revoke(contextOf(request), request.params.id, requestMeta(request));
+      return reply.code(204).send(null);
+    },
+  );
 
-  for (const url of bothPaths('/tokens/:id/rotate')) {
-    r.post(
-      url,
-      {
-        schema: {
-          tags: ['tokens'],
-          params: TokenParams,
-          body: RotateBody,
-          response: { 200: TokenWithSecret, ...errors(400, 401, 403, 404, 409, 429) },
-        },
-        onRequest: access.workspace('tokens.rotate'),
+  app.post(
+    '/tokens/:id/rotate',
+    {
+      schema: {
+        tags,
+        params: tokenParams,
+        body: RotateBody,
+        response: { 200: TokenWithSecret, ...errors(400, 401, 403, 404, 409, 429) },
       },
-      async (request) => {
-        const grace = request.body?.grace_period_seconds ?? 0;
-        const { token, secret } = await tokens.rotate(
-          contextOf(request),
-          request.params.id,
-          grace,
-          requestMeta(request),
-        );
-        return { ...token, token: secret };
-      },
-    );
-  }
-}
+      onRequest: access.workspace('tokens.rotate'),
+    },
+    async (request) => {
+      const grace = request.body?.grace_period_seconds ?? 0;
+      return tokens.rotate(contextOf(request), request.params.id, grace, requestMeta(request));
+    },
+  );
+};

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { NullableTimestamp, PageQuery, Timestamp } from '../http/schemas.js';
-import { MAX_GRACE_SECONDS } from './service.js';
+import { MAX_GRACE_SECONDS } from './input.js';
 
 const Status = Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]);
 const Metadata = Type.Object({}, { additionalProperties: true });
@@ -42,11 +42,6 @@ export const ListTokensQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const TokenParams = Type.Object({
-  slug: Type.Optional(Type.String({ maxLength: 200 })),
-  id: Type.String({ maxLength: 100 }),
-});
 
 export const RotateBody = Type.Union([
   Type.Object(

@@ -38,17 +38,6 @@ export const UpdateWebhookBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const WebhookParams = Type.Object({
-  slug: Type.Optional(Type.String({ maxLength: 200 })),
-  id: Type.String({ maxLength: 100 }),
-});
-
-export const DeliveryParams = Type.Object({
-  slug: Type.Optional(Type.String({ maxLength: 200 })),
-  id: Type.String({ maxLength: 100 }),
-  dlv_id: Type.String({ maxLength: 100 }),
-});
-
 export const DeliveryBody = Type.Object({
   id: Type.String(),
   event_id: Type.String(),

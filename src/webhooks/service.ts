@@ -1,22 +1,19 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
 import { diffFields } from '../audit/service.js';
-import { actorOf, type Principal } from '../auth/principal.js';
+import type { WorkspaceContext } from '../auth/context.js';
+import { actorOf } from '../auth/principal.js';
 import { seal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
-import { countRows } from '../db/paginate.js';
-import type { Db, WebhookDeliveriesTable, WebhooksTable } from '../db/schema.js';
+import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
+import type { Db, WebhooksTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { queueDelivery, scheduleAttempt } from './dispatch.js';
 import { generateWebhookSecret } from './signing.js';
 import { type Resolve, resolveSafeTarget, systemResolve, UnsafeUrlError } from './url-guard.js';
+import { type DeliveryView, deliveryView, type WebhookView, webhookView } from './view.js';
 
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
-
-export interface WebhookCaller {
-  principal: Principal;
-  workspace: { id: string; slug: string };
-}
 
 export interface WebhookInput {
   url: string;
@@ -26,38 +23,24 @@ export interface WebhookInput {
 }
 
 export interface WebhookService {
-  list(
-    caller: WebhookCaller,
-    page: number,
-    perPage: number,
-  ): Promise<{ rows: WebhooksTable[]; total: number }>;
-  get(caller: WebhookCaller, id: string): Promise<WebhooksTable>;
-  create(
-    caller: WebhookCaller,
-    input: WebhookInput,
-    meta: RequestMeta,
-  ): Promise<{ hook: WebhooksTable; secret: string }>;
+  list(ctx: WorkspaceContext, page: PageRequest): Promise<PageOf<WebhookView>>;
+  get(ctx: WorkspaceContext, id: string): Promise<WebhookView>;
+  create(ctx: WorkspaceContext, input: WebhookInput, meta: RequestMeta): Promise<WebhookWithSecret>;
   update(
-    caller: WebhookCaller,
+    ctx: WorkspaceContext,
     id: string,
     patch: Partial<WebhookInput>,
     meta: RequestMeta,
-  ): Promise<WebhooksTable>;
-  remove(caller: WebhookCaller, id: string, meta: RequestMeta): Promise<void>;
-  rotateSecret(
-    caller: WebhookCaller,
-    id: string,
-    meta: RequestMeta,
-  ): Promise<{ hook: WebhooksTable; secret: string }>;
-  ping(caller: WebhookCaller, id: string): Promise<WebhookDeliveriesTable>;
-  deliveries(
-    caller: WebhookCaller,
-    id: string,
-    page: number,
-    perPage: number,
-  ): Promise<{ rows: WebhookDeliveriesTable[]; total: number }>;
-  retry(caller: WebhookCaller, id: string, deliveryId: string): Promise<WebhookDeliveriesTable>;
+  ): Promise<WebhookView>;
+  remove(ctx: WorkspaceContext, id: string, meta: RequestMeta): Promise<void>;
+  rotateSecret(ctx: WorkspaceContext, id: string, meta: RequestMeta): Promise<WebhookWithSecret>;
+  ping(ctx: WorkspaceContext, id: string): Promise<DeliveryView>;
+  deliveries(ctx: WorkspaceContext, id: string, page: PageRequest): Promise<PageOf<DeliveryView>>;
+  retry(ctx: WorkspaceContext, id: string, deliveryId: string): Promise<DeliveryView>;
 }
+
+/** An endpoint as the API returns it once, with its signing secret. */
+export type WebhookWithSecret = WebhookView & { secret: string };
 
 export function createWebhookService(deps: {
   db: Db;
@@ -103,30 +86,24 @@ export function createWebhookService(deps: {
   });
 
   return {
-    async list(caller, page, perPage) {
-      const base = db.selectFrom('webhooks').where('workspace_id', '=', caller.workspace.id);
-      const [rows, total] = await Promise.all([
-        base
-          .selectAll()
-          .orderBy('created_at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(perPage)
-          .offset((page - 1) * perPage)
-          .execute(),
-        countRows(base),
-      ]);
-      return { rows, total };
+    async list(ctx, page) {
+      const found = await paginate(
+        db.selectFrom('webhooks').where('workspace_id', '=', ctx.workspace.id),
+        (q) => q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'),
+        page,
+      );
+      return { rows: found.rows.map(webhookView), total: found.total };
     },
 
-    get: (caller, id) => find(caller.workspace.id, id),
+    get: async (ctx, id) => webhookView(await find(ctx.workspace.id, id)),
 
-    async create(caller, input, meta) {
+    async create(ctx, input, meta) {
       await checkUrl(input.url);
       const now = clock();
       const secret = generateWebhookSecret();
       const hook: WebhooksTable = {
         id: newId('whk'),
-        workspace_id: caller.workspace.id,
+        workspace_id: ctx.workspace.id,
         url: input.url,
         description: input.description ?? '',
         events: JSON.stringify([...new Set(input.events)]),
@@ -141,18 +118,18 @@ export function createWebhookService(deps: {
       await db.transaction().execute(async (tx) => {
         await tx.insertInto('webhooks').values(hook).execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'webhook.created',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'webhook', id: hook.id, name: hook.url },
           meta,
         });
       });
-      return { hook, secret };
+      return { ...webhookView(hook), secret };
     },
 
-    async update(caller, id, patch, meta) {
-      const hook = await find(caller.workspace.id, id);
+    async update(ctx, id, patch, meta) {
+      const hook = await find(ctx.workspace.id, id);
       if (patch.url !== undefined) await checkUrl(patch.url);
       const next = {
         ...(patch.url !== undefined ? { url: patch.url } : {}),
@@ -161,7 +138,7 @@ export function createWebhookService(deps: {
         ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
       };
       const changes = diffFields(visible(hook), next);
-      if (changes === null) return hook;
+      if (changes === null) return webhookView(hook);
       const now = clock();
       const updated: WebhooksTable = {
         ...hook,
@@ -177,33 +154,33 @@ export function createWebhookService(deps: {
         const { id: _id, workspace_id: _ws, created_at: _c, ...columns } = updated;
         await tx.updateTable('webhooks').set(columns).where('id', '=', hook.id).execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'webhook.updated',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'webhook', id: hook.id, name: updated.url },
           changes,
           meta,
         });
       });
-      return updated;
+      return webhookView(updated);
     },
 
-    async remove(caller, id, meta) {
-      const hook = await find(caller.workspace.id, id);
+    async remove(ctx, id, meta) {
+      const hook = await find(ctx.workspace.id, id);
       await db.transaction().execute(async (tx) => {
         await tx.deleteFrom('webhooks').where('id', '=', hook.id).execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'webhook.deleted',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'webhook', id: hook.id, name: hook.url },
           meta,
         });
       });
     },
 
-    async rotateSecret(caller, id, meta) {
-      const hook = await find(caller.workspace.id, id);
+    async rotateSecret(ctx, id, meta) {
+      const hook = await find(ctx.workspace.id, id);
       const now = clock();
       const secret = generateWebhookSecret();
       const updated: WebhooksTable = {
@@ -225,9 +202,9 @@ export function createWebhookService(deps: {
           .where('id', '=', hook.id)
           .execute();
         await audit.record(tx, {
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           event: 'webhook.updated',
-          actor: actorOf(caller.principal),
+          actor: actorOf(ctx.principal),
           target: { type: 'webhook', id: hook.id, name: hook.url },
           changes: {
             secret: { from: 'previous secret', to: 'new secret (the previous one signs alongside for 24 h)' },
@@ -235,55 +212,51 @@ export function createWebhookService(deps: {
           meta,
         });
       });
-      return { hook: updated, secret };
+      return { ...webhookView(updated), secret };
     },
 
-    async ping(caller, id) {
-      const hook = await find(caller.workspace.id, id);
+    async ping(ctx, id) {
+      const hook = await find(ctx.workspace.id, id);
       const now = clock();
       const eventId = newId('evt');
       const body = JSON.stringify({
         id: eventId,
         event: 'ping',
         timestamp: new Date(now).toISOString(),
-        workspace: { id: caller.workspace.id, slug: caller.workspace.slug },
+        workspace: { id: ctx.workspace.id, slug: ctx.workspace.slug },
         data: {},
       });
       const deliveryId = await db.transaction().execute((tx) =>
         queueDelivery(tx, {
           webhookId: hook.id,
-          workspaceId: caller.workspace.id,
+          workspaceId: ctx.workspace.id,
           eventId,
           event: 'ping',
           body,
           at: now,
         }),
       );
-      return db
-        .selectFrom('webhook_deliveries')
-        .selectAll()
-        .where('id', '=', deliveryId)
-        .executeTakeFirstOrThrow();
-    },
-
-    async deliveries(caller, id, page, perPage) {
-      const hook = await find(caller.workspace.id, id);
-      const base = db.selectFrom('webhook_deliveries').where('webhook_id', '=', hook.id);
-      const [rows, count] = await Promise.all([
-        base
+      return deliveryView(
+        await db
+          .selectFrom('webhook_deliveries')
           .selectAll()
-          .orderBy('created_at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(perPage)
-          .offset((page - 1) * perPage)
-          .execute(),
-        countRows(base),
-      ]);
-      return { rows, total: count };
+          .where('id', '=', deliveryId)
+          .executeTakeFirstOrThrow(),
+      );
     },
 
-    async retry(caller, id, deliveryId) {
-      const hook = await find(caller.workspace.id, id);
+    async deliveries(ctx, id, page) {
+      const hook = await find(ctx.workspace.id, id);
+      const found = await paginate(
+        db.selectFrom('webhook_deliveries').where('webhook_id', '=', hook.id),
+        (q) => q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'),
+        page,
+      );
+      return { rows: found.rows.map(deliveryView), total: found.total };
+    },
+
+    async retry(ctx, id, deliveryId) {
+      const hook = await find(ctx.workspace.id, id);
       const delivery = await db
         .selectFrom('webhook_deliveries')
         .selectAll()
@@ -302,7 +275,7 @@ export function createWebhookService(deps: {
           .execute();
         await scheduleAttempt(tx, delivery.id, now);
       });
-      return { ...delivery, status: 'pending', next_attempt_at: now, updated_at: now };
+      return deliveryView({ ...delivery, status: 'pending', next_attempt_at: now, updated_at: now });
     },
   };
 }

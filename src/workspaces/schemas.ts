@@ -1,12 +1,11 @@
 import { Type } from 'typebox';
-import { Timestamp } from '../http/schemas.js';
+import { RoleSchema, Timestamp } from '../http/schemas.js';
 import { SLUG_PATTERN } from './slug.js';
 
 export const CUSTOM_SCOPE_PATTERN = '^[a-z][a-z0-9_-]*(:[a-z0-9_*-]+)+$';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, maxLength: 48 });
 const Name = Type.String({ minLength: 1, maxLength: 100 });
-const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]);
 const LeakPolicy = Type.Union([Type.Literal('revoke'), Type.Literal('notify')]);
 
 export const CreateWorkspaceBody = Type.Object(
@@ -55,4 +54,3 @@ export const DeleteWorkspaceBody = Type.Object(
   { confirm: Type.String({ maxLength: 100 }) },
   { additionalProperties: false },
 );
-export const DeleteWorkspaceParams = Type.Object({ slug: Type.String({ maxLength: 200 }) });

@@ -1,19 +1,20 @@
 import { type AuditService, diffFields, type RequestMeta } from '../audit/service.js';
+import type { Workspace, WorkspaceContext } from '../auth/context.js';
 import { isBuiltInScope } from '../auth/permissions.js';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf } from '../auth/principal.js';
 import type { User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { InvalidatingCache } from '../cluster/cache.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/dialect.js';
-import { countRows } from '../db/paginate.js';
-import type { Db, Role, WorkspacesTable } from '../db/schema.js';
+import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
+import type { Db, Role } from '../db/schema.js';
 import { badField } from '../errors.js';
 import { newId } from '../ids.js';
+import { type Settings, settingsOf } from './settings.js';
 import { slugFromName, slugWithSuffix } from './slug.js';
 import { canonicalTimezone } from './timezone.js';
-
-export type Workspace = WorkspacesTable;
+import { type SettingsView, settingsView, type WorkspaceView, workspaceView } from './view.js';
 
 export interface SettingsPatch {
   name?: string;
@@ -25,43 +26,18 @@ export interface SettingsPatch {
   leak_policy?: 'revoke' | 'notify';
 }
 
-export interface Settings {
-  id: string;
-  name: string;
-  slug: string;
-  timezone: string;
-  default_token_expiration_days: number | null;
-  audit_log_retention_days: number;
-  custom_scopes: string[];
-  leak_policy: 'revoke' | 'notify';
-  created_at: number;
-}
-
 export interface WorkspaceService {
   create(
     user: User,
     input: { name: string; slug?: string | undefined },
     meta: RequestMeta,
-  ): Promise<Workspace>;
-  listForUser(
-    userId: string,
-    page: number,
-    perPage: number,
-  ): Promise<{ rows: (Workspace & { role: Role })[]; total: number }>;
+  ): Promise<WorkspaceView>;
+  listForUser(userId: string, page: PageRequest): Promise<PageOf<WorkspaceView>>;
   bySlug(slug: string): Promise<Workspace | undefined>;
   byId(id: string): Promise<Workspace | undefined>;
   roleOf(workspaceId: string, userId: string): Promise<Role | null>;
-  updateSettings(
-    workspace: Workspace,
-    principal: Principal,
-    patch: SettingsPatch,
-    meta: RequestMeta,
-  ): Promise<Workspace>;
-  remove(workspace: Workspace, confirm: string): Promise<void>;
-}
-
-export function settingsOf(ws: Workspace): Settings {
-  return { ...ws, custom_scopes: JSON.parse(ws.custom_scopes) as string[] };
+  updateSettings(ctx: WorkspaceContext, patch: SettingsPatch, meta: RequestMeta): Promise<SettingsView>;
+  remove(ctx: WorkspaceContext, confirm: string): Promise<void>;
 }
 
 export function createWorkspaceService({
@@ -133,7 +109,7 @@ export function createWorkspaceService({
         if (slug === null)
           throw badField('slug', 'No free slug is left for this name; choose one', 'conflict');
         try {
-          return await insertWorkspace(slug);
+          return workspaceView(await insertWorkspace(slug), 'owner');
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
           if (input.slug !== undefined) throw badField('slug', 'This slug is already taken', 'conflict');
@@ -142,23 +118,21 @@ export function createWorkspaceService({
       }
     },
 
-    async listForUser(userId, page, perPage) {
-      const base = db
-        .selectFrom('members')
-        .innerJoin('workspaces', 'workspaces.id', 'members.workspace_id')
-        .where('members.user_id', '=', userId);
-      const [rows, count] = await Promise.all([
-        base
-          .selectAll('workspaces')
-          .select('members.role')
-          .orderBy('workspaces.created_at', 'desc')
-          .orderBy('workspaces.id', 'desc')
-          .limit(perPage)
-          .offset((page - 1) * perPage)
-          .execute(),
-        countRows(base),
-      ]);
-      return { rows, total: count };
+    async listForUser(userId, page) {
+      const found = await paginate(
+        db
+          .selectFrom('members')
+          .innerJoin('workspaces', 'workspaces.id', 'members.workspace_id')
+          .where('members.user_id', '=', userId),
+        (q) =>
+          q
+            .selectAll('workspaces')
+            .select('members.role')
+            .orderBy('workspaces.created_at', 'desc')
+            .orderBy('workspaces.id', 'desc'),
+        page,
+      );
+      return { rows: found.rows.map((ws) => workspaceView(ws, ws.role)), total: found.total };
     },
 
     bySlug: (slug) => db.selectFrom('workspaces').selectAll().where('slug', '=', slug).executeTakeFirst(),
@@ -182,7 +156,8 @@ export function createWorkspaceService({
       return row?.role ?? null;
     },
 
-    async updateSettings(workspace, principal, patch, meta) {
+    async updateSettings(ctx, patch, meta) {
+      const { workspace, principal } = ctx;
       const next: Partial<Settings> = { ...patch };
       if (patch.timezone !== undefined) {
         const zone = canonicalTimezone(patch.timezone);
@@ -201,7 +176,7 @@ export function createWorkspaceService({
         next.custom_scopes = [...new Set(patch.custom_scopes)];
       }
       const changes = diffFields(settingsOf(workspace) as unknown as Record<string, unknown>, next);
-      if (changes === null) return workspace;
+      if (changes === null) return settingsView(workspace);
       const updated: Workspace = {
         ...workspace,
         ...(next as Partial<Workspace>),
@@ -228,7 +203,10 @@ export function createWorkspaceService({
             .selectAll()
             .where('id', '=', workspace.id)
             .executeTakeFirstOrThrow();
-          return { result: stored, notices: [{ type: 'workspace.changed', ids: [workspace.id] }] };
+          return {
+            result: settingsView(stored),
+            notices: [{ type: 'workspace.changed', ids: [workspace.id] }],
+          };
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
@@ -236,7 +214,7 @@ export function createWorkspaceService({
       }
     },
 
-    async remove(workspace, confirm) {
+    async remove({ workspace }, confirm) {
       if (confirm !== workspace.slug) {
         throw badField('confirm', 'Type the workspace slug to confirm deletion');
       }
