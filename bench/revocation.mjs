@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark of cross-node revocation on PostgreSQL (SPEC §10.3; see BENCHMARKS.md).
+// Benchmark of cross-node revocation on PostgreSQL (docs/operations.md#cluster-promises; see BENCHMARKS.md).
 //
 // Creates a fresh database on a local PostgreSQL server, runs two built servers (dist/) against it
 // as child processes on free loopback ports, then measures how long after node A answers a revoke
@@ -37,7 +37,7 @@ import {
 const ADMIN_URL = process.env.TOOKEN_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const ITERATIONS = intFromEnv('BENCH_ITERATIONS', 200, 1, 2_000);
 const KEY_ITERATIONS = intFromEnv('BENCH_KEY_ITERATIONS', 50, 0, 500);
-// SPEC §10.3: every other node honours the change within 1 s.
+// docs/operations.md#cluster-promises: every other node honours the change within 1 s.
 const LIMIT_MS = 1_000;
 // Polling one change stops here (counted as over the limit); after MAX_OVERRUNS such the phase stops.
 const POLL_CAP_MS = 1_500;
