@@ -22,9 +22,9 @@ export interface AuditLog {
 
 export function createAuditLog({ db }: { db: Db }): AuditLog {
   return {
-    async page(ctx, filter, { page, perPage }) {
+    async page(ctx, filter, page) {
       const local = localTimeFormatter(ctx.workspace.timezone);
-      const { rows, total } = await listPage(db, ctx.workspace.id, filter, page, perPage);
+      const { rows, total } = await listPage(db, ctx.workspace.id, filter, page);
       return { rows: rows.map((row) => auditEntryView(row, local)), total };
     },
     async afterCursor(ctx, filter, cursor, limit) {

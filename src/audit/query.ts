@@ -1,5 +1,5 @@
 import type { SelectQueryBuilder } from 'kysely';
-import { countRows } from '../db/paginate.js';
+import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { AuditLogTable, Database, Db } from '../db/schema.js';
 import { badField } from '../errors.js';
 
@@ -38,23 +38,13 @@ export function decodeCursor(cursor: string): number {
   return Number(match[1]);
 }
 
-export async function listPage(
+export function listPage(
   db: Db,
   workspaceId: string,
   filter: AuditFilter,
-  page: number,
-  perPage: number,
-): Promise<{ rows: AuditLogTable[]; total: number }> {
-  const [rows, count] = await Promise.all([
-    filtered(db, workspaceId, filter)
-      .selectAll()
-      .orderBy('seq', 'desc')
-      .limit(perPage)
-      .offset((page - 1) * perPage)
-      .execute(),
-    countRows(filtered(db, workspaceId, filter)),
-  ]);
-  return { rows, total: count };
+  page: PageRequest,
+): Promise<PageOf<AuditLogTable>> {
+  return paginate(filtered(db, workspaceId, filter), (q) => q.selectAll().orderBy('seq', 'desc'), page);
 }
 
 export async function listAfterCursor(
