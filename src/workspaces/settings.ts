@@ -1,17 +1,7 @@
 import type { Workspace } from '../auth/context.js';
 
-/** A workspace's settings as the API shows them (times as epoch ms until the view). */
-export interface Settings {
-  id: string;
-  name: string;
-  slug: string;
-  timezone: string;
-  default_token_expiration_days: number | null;
-  audit_log_retention_days: number;
-  custom_scopes: string[];
-  leak_policy: 'revoke' | 'notify';
-  created_at: number;
-}
+/** A workspace's settings: the row with its custom scopes decoded (times as epoch ms until the view). */
+export type Settings = Omit<Workspace, 'custom_scopes'> & { custom_scopes: string[] };
 
 /** The settings of a workspace row, its custom scopes decoded. */
 export function settingsOf(ws: Workspace): Settings {
