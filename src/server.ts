@@ -34,7 +34,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await services.notifier.start();
   const app = await buildApp(services, logger);
   const url = await app.listen({ port: config.port, host: config.host });
-  logger.info({ url, database: database.dialect }, 'tooken is listening');
+  logger.info({ url, database: database.adapter.name }, 'tooken is listening');
 
   const flushUsage = () =>
     services.usage.flush().catch((error: unknown) => logger.error({ err: error }, 'usage flush failed'));

@@ -2,7 +2,7 @@ import { newId } from '../auth/credentials.js';
 import type { SessionStore, User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { SignupMode } from '../config.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import type { Db, Role } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { LoginThrottle } from './login-throttle.js';

@@ -4,7 +4,7 @@ import { isAllowed } from '../auth/permissions.js';
 import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import { countRows } from '../db/paginate.js';
 import type { ApiKeysTable, Db, Role, Tx } from '../db/schema.js';
 import { badField, forbidden, notFound } from '../errors.js';

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import pg from 'pg';
+import type { DatabaseHandle } from '../db/database.js';
 import type { Db, Executor, Tx } from '../db/schema.js';
 
 /** A cache-invalidation notice. Carries digests and ids only, never a secret. */
@@ -27,6 +28,18 @@ export interface Notifier {
   subscribe(handler: NoticeHandler): void;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * The notifier a database calls for: in-process alone where no other node can share it, else one
+ * that listens on the database for the other nodes' notices.
+ */
+export function createNotifier(
+  database: Pick<DatabaseHandle, 'adapter'>,
+  onError: (error: unknown) => void,
+): Notifier {
+  const { listenUrl } = database.adapter;
+  return listenUrl === null ? createLocalNotifier() : new PostgresNotifier(listenUrl, onError);
 }
 
 export function createLocalNotifier(): Notifier {

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { newId } from '../auth/credentials.js';
 import type { Clock } from '../clock.js';
-import type { DialectName } from '../db/database.js';
-import { lockForClaim } from '../db/dialect.js';
+import { type DialectName, dialectAdapter } from '../db/database.js';
 import type { Db, Executor, JobsTable } from '../db/schema.js';
 
 export type JobHandler = (payload: unknown, job: { id: string; attempt: number }) => Promise<void>;
@@ -56,6 +55,7 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 
 interface RunnerOptions {
   db: Db;
+  /** The database's dialect, whose adapter makes concurrent claims take disjoint rows. */
   dialect: DialectName;
   clock: Clock;
   logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
@@ -143,7 +143,7 @@ export class JobRunner {
         updated_at: now,
       }))
       .where('id', 'in', (eb) =>
-        lockForClaim(
+        dialectAdapter(dialect).lockForClaim(
           eb
             .selectFrom('jobs')
             .select('id')
@@ -155,7 +155,6 @@ export class JobRunner {
             )
             .orderBy('run_at')
             .limit(this.batchSize),
-          dialect,
         ),
       )
       .returningAll()

@@ -5,7 +5,7 @@ import { type Grant, isBuiltInScope } from '../auth/permissions.js';
 import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
 import type { Notifier } from '../cluster/notifier.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import { AppError, badField, forbidden, notFound } from '../errors.js';
