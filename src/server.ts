@@ -20,7 +20,9 @@ export interface RunningServer {
 
 /** The composition root: database → migrations → services → app → listen → background work. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, {
+    onError: (error) => logger.error({ err: error }, 'database connection lost; it is replaced on next use'),
+  });
   const applied = await migrateToLatest(database.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   const services = createServices({

@@ -22,11 +22,17 @@ export interface DatabaseHandle {
 export interface OpenOptions {
   /** Called with the SQL of every statement run (tests count writes with it). */
   onQuery?: (sql: string) => void;
+  /**
+   * Called with a connection error no query was waiting for (PostgreSQL ended an idle connection).
+   * Such an error never ends the process: the connection is replaced on next use, so this is for
+   * the log.
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** Opens SQLite (`sqlite:<file>`, WAL) or PostgreSQL (`postgres://…`) behind one Kysely interface. */
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): DatabaseHandle {
-  const { onQuery } = options;
+  const { onQuery, onError = () => {} } = options;
   const log = onQuery
     ? (event: { level: string; query: { sql: string } }) => {
         if (event.level === 'query') onQuery(event.query.sql);
@@ -34,7 +40,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     : undefined;
   const { db, adapter } = databaseUrl.startsWith('sqlite:')
     ? openSqlite(databaseUrl.slice('sqlite:'.length), { log })
-    : openPostgres(databaseUrl, { log });
+    : openPostgres(databaseUrl, { log, onError });
   return { db, adapter, dialect: adapter.name, close: () => db.destroy() };
 }
 
