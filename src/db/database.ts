@@ -70,12 +70,6 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-export async function pendingMigrations(db: Db): Promise<number> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
-  const all = await migrator.getMigrations();
-  return all.filter((m) => m.executedAt === undefined).length;
-}
-
 export async function ping(db: Db): Promise<void> {
   await sql`select 1`.execute(db);
 }
