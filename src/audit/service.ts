@@ -1,5 +1,6 @@
 import { newId } from '../auth/credentials.js';
 import { type Clock, iso } from '../clock.js';
+import { type AuditChanges, decodeAuditChanges } from '../db/json.js';
 import type { AuditLogTable, Tx } from '../db/schema.js';
 import { emitEvent } from '../events/outbox.js';
 import { isTokenEvent } from '../webhooks/events.js';
@@ -29,7 +30,7 @@ export interface RequestMeta {
 
 export const SYSTEM_META: RequestMeta = { ip: null, userAgent: null, requestId: null };
 
-export type Changes = Record<string, { from: unknown; to: unknown }>;
+export type Changes = AuditChanges;
 
 export interface AuditInput {
   workspaceId: string;
@@ -56,7 +57,7 @@ export function chainedFields(row: AuditLogTable): ChainedFields {
     actor,
     target:
       row.target_id === null ? null : { type: row.target_type, id: row.target_id, name: row.target_name },
-    changes: row.changes === null ? null : JSON.parse(row.changes),
+    changes: decodeAuditChanges(row.changes),
     ip: row.ip,
     user_agent: row.user_agent,
     request_id: row.request_id,

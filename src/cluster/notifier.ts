@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseHandle } from '../db/database.js';
+import { CorruptJsonError, decodeJson, isJsonObject, isStringArray } from '../db/json.js';
 import type { Db, Executor, Tx } from '../db/schema.js';
 
 /** A cache-invalidation notice. Carries digests and ids only, never a secret. */
@@ -11,6 +12,25 @@ export type Notice =
   | { type: 'reset' };
 
 export type NoticeHandler = (notice: Notice) => void;
+
+/** A notice as another node sent it (a NOTIFY payload). */
+export function decodeNotice(text: string): Notice {
+  const value = decodeJson(text, 'cluster notice');
+  if (isJsonObject(value)) {
+    switch (value.type) {
+      case 'reset':
+        return { type: 'reset' };
+      case 'token.changed':
+      case 'credentials.changed':
+        if (isStringArray(value.digests)) return { type: value.type, digests: value.digests };
+        break;
+      case 'workspace.changed':
+        if (isStringArray(value.ids)) return { type: value.type, ids: value.ids };
+        break;
+    }
+  }
+  throw new CorruptJsonError('cluster notice', 'not a notice of a known type');
+}
 
 const CHANNEL = 'tooken_invalidate';
 const MAX_PAYLOAD = 7900;
@@ -101,7 +121,7 @@ export class PostgresNotifier implements Notifier {
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       try {
-        this.applyLocally(JSON.parse(message.payload) as Notice);
+        this.applyLocally(decodeNotice(message.payload));
       } catch (error) {
         this.onError(error);
       }

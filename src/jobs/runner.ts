@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { newId } from '../auth/credentials.js';
 import type { Clock } from '../clock.js';
 import { type DialectName, dialectAdapter } from '../db/database.js';
+import { decodeJson } from '../db/json.js';
 import type { Db, Executor, JobsTable } from '../db/schema.js';
 
 export type JobHandler = (payload: unknown, job: { id: string; attempt: number }) => Promise<void>;
@@ -168,7 +169,7 @@ export class JobRunner {
     let error: unknown = null;
     try {
       if (handler === undefined) throw new Error(`no handler for job kind ${job.kind}`);
-      await handler(JSON.parse(job.payload), { id: job.id, attempt: job.attempts });
+      await handler(decodeJson(job.payload, 'job payload'), { id: job.id, attempt: job.attempts });
     } catch (e) {
       error = e;
       logger.error({ err: e, job_id: job.id, kind: job.kind, attempt: job.attempts }, 'job failed');

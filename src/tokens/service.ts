@@ -6,6 +6,7 @@ import { actorOf, creatorOf, type Principal } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
 import type { Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/database.js';
+import { decodeScopes } from '../db/json.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import { AppError, badField, forbidden, notFound } from '../errors.js';
@@ -309,7 +310,7 @@ export function createTokenService({
       // Rotating hands over a working secret: like creating, a token may not obtain more power.
       if (caller.grant.via === 'token') {
         const held = caller.grant.scopes;
-        const scopes = JSON.parse(row.scopes) as string[];
+        const scopes = decodeScopes(row.scopes);
         const escalation = scopes.find((scope) => isBuiltInScope(scope) && !held.includes(scope));
         if (escalation)
           throw forbidden(

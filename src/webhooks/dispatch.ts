@@ -1,5 +1,6 @@
 import { newId } from '../auth/credentials.js';
 import { iso } from '../clock.js';
+import { decodeWebhookEvents } from '../db/json.js';
 import type { Executor } from '../db/schema.js';
 import { enqueueJob } from '../jobs/runner.js';
 
@@ -20,7 +21,7 @@ export async function dispatchEvent(
     .where('workspace_id', '=', input.workspaceId)
     .where('enabled', '=', 1)
     .execute();
-  const targets = hooks.filter((hook) => (JSON.parse(hook.events) as string[]).includes(input.event));
+  const targets = hooks.filter((hook) => decodeWebhookEvents(hook.events).includes(input.event));
   if (targets.length === 0) return 0;
   const workspace = await tx
     .selectFrom('workspaces')

@@ -4,6 +4,7 @@ import { newId } from '../auth/credentials.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { seal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
+import { decodeWebhookEvents } from '../db/json.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, WebhookDeliveriesTable, WebhooksTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
@@ -98,7 +99,7 @@ export function createWebhookService(deps: {
   const visible = (hook: WebhooksTable) => ({
     url: hook.url,
     description: hook.description,
-    events: JSON.parse(hook.events) as string[],
+    events: decodeWebhookEvents(hook.events),
     enabled: hook.enabled === 1,
   });
 

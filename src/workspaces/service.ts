@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { InvalidatingCache } from '../cluster/cache.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/database.js';
+import { decodeCustomScopes } from '../db/json.js';
 import { countRows } from '../db/paginate.js';
 import type { Db, Role, WorkspacesTable } from '../db/schema.js';
 import { badField } from '../errors.js';
@@ -61,7 +62,7 @@ export interface WorkspaceService {
 }
 
 export function settingsOf(ws: Workspace): Settings {
-  return { ...ws, custom_scopes: JSON.parse(ws.custom_scopes) as string[] };
+  return { ...ws, custom_scopes: decodeCustomScopes(ws.custom_scopes) };
 }
 
 export function createWorkspaceService({
