@@ -128,9 +128,16 @@ export class PostgresNotifier implements Notifier {
     });
     client.on('error', (error) => this.reconnect(client, error));
     client.on('end', () => this.reconnect(client, null));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    // stop() may have come while this connection was being made: nobody would end it.
+    if (this.stopped) await client.end().catch(() => {});
+    else this.client = client;
   }
 
   private reconnect(client: pg.Client, error: unknown): void {
@@ -142,10 +149,14 @@ export class PostgresNotifier implements Notifier {
     const attempt = () => {
       this.retry = null;
       if (this.stopped) return;
-      this.connect().catch((e: unknown) => {
-        this.onError(e);
-        this.retry = setTimeout(attempt, 1000);
-      });
+      this.connect().then(
+        // Caches refilled while we were deaf may hold what another node changed meanwhile.
+        () => this.applyLocally({ type: 'reset' }),
+        (e: unknown) => {
+          this.onError(e);
+          this.retry = setTimeout(attempt, 1000);
+        },
+      );
     };
     this.retry = setTimeout(attempt, 200);
   }

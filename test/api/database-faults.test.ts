@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createNotifier, type Notice } from '../../src/cluster/notifier.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { dialects, freshDatabase } from '../helpers.js';
 
@@ -84,5 +85,25 @@ describe.runIf(onPostgres)('postgres: connections that PostgreSQL ends', () => {
     const { rows } = await sql<{ n: number }>`select 3 as n`.execute(database.db);
     expect(rows).toEqual([{ n: 3 }]);
     expect(uncaught).toEqual([]);
+  });
+
+  it('reconnects the LISTEN connection after the server ends it, and hears notices again', async () => {
+    const notifier = createNotifier(database, (error) => reported.push(error));
+    const heard: Notice[] = [];
+    notifier.subscribe((notice) => void heard.push(notice));
+    await notifier.start();
+    try {
+      expect(await terminateBackends()).toBe(1);
+      // Whatever was sent while it was deaf is lost: caches are dropped, on losing it and on regaining it.
+      await eventually(() => heard.filter((n) => n.type === 'reset').length >= 2);
+      expect(uncaught).toEqual([]);
+      expect(sqlState(reported[0])).toBe('57P01');
+      const notice: Notice = { type: 'token.changed', digests: ['d1'] };
+      await database.db.transaction().execute((tx) => notifier.publish(tx, notice));
+      await eventually(() => heard.some((n) => n.type === 'token.changed'));
+      expect(heard.at(-1)).toEqual(notice);
+    } finally {
+      await notifier.stop();
+    }
   });
 });
