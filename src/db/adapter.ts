@@ -41,6 +41,6 @@ export interface OpenedDatabase {
 export interface ConnectOptions {
   /** Kysely's query log, when a caller watches statements. */
   readonly log?: KyselyConfig['log'];
-  /** A connection error that no query was waiting for; the connection is replaced on next use. */
+  /** A pooled connection the server ended; the pool connects anew on next use. */
   readonly onError: (error: unknown) => void;
 }

@@ -23,9 +23,9 @@ export interface OpenOptions {
   /** Called with the SQL of every statement run (tests count writes with it). */
   onQuery?: (sql: string) => void;
   /**
-   * Called with a connection error no query was waiting for (PostgreSQL ended an idle connection).
-   * Such an error never ends the process: the connection is replaced on next use, so this is for
-   * the log.
+   * Called when PostgreSQL ends a pooled connection (restart, failover, pg_terminate_backend),
+   * idle or held by a transaction. It never ends the process: a query on that connection fails to
+   * its caller and the pool connects anew on next use, so this is for the log.
    */
   onError?: (error: unknown) => void;
 }
