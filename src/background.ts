@@ -31,5 +31,5 @@ export function createJobRunner(
       resolve: services.resolveHost,
     }),
   } satisfies Record<JobKind, JobDefinition>;
-  return new JobRunner({ db, dialect: services.database.dialect, clock, logger, jobs, ...options });
+  return new JobRunner({ db, adapter: services.database.adapter, clock, logger, jobs, ...options });
 }

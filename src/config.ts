@@ -133,7 +133,3 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
-
-export function isPostgres(config: Pick<Config, 'databaseUrl'>): boolean {
-  return !config.databaseUrl.startsWith('sqlite:');
-}

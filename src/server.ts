@@ -20,7 +20,9 @@ export interface RunningServer {
 
 /** The composition root: database → migrations → services → app → listen → background work. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, {
+    onError: (error) => logger.error({ err: error }, 'database connection lost; it is replaced on next use'),
+  });
   const applied = await migrateToLatest(database.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   const services = createServices({
@@ -34,7 +36,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await services.notifier.start();
   const app = await buildApp(services, logger);
   const url = await app.listen({ port: config.port, host: config.host });
-  logger.info({ url, database: database.dialect }, 'tooken is listening');
+  logger.info({ url, database: database.adapter.name }, 'tooken is listening');
 
   const flushUsage = () =>
     services.usage.flush().catch((error: unknown) => logger.error({ err: error }, 'usage flush failed'));

@@ -8,7 +8,7 @@ import type { ApiKeyPrincipal } from './auth/principal.js';
 import { createSessionStore, type SessionStore } from './auth/sessions.js';
 import type { Clock } from './clock.js';
 import { createInvalidatingCache, type InvalidatingCache } from './cluster/cache.js';
-import { createLocalNotifier, type Notifier, PostgresNotifier } from './cluster/notifier.js';
+import { createNotifier, type Notifier } from './cluster/notifier.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { Db } from './db/schema.js';
@@ -82,13 +82,8 @@ export function createServices({
   onError?: (error: unknown) => void;
 }): Services {
   const db = database.db;
-  const notifier =
-    database.postgresUrl === null
-      ? createLocalNotifier()
-      : new PostgresNotifier(database.postgresUrl, onError);
-  // One node on SQLite: nothing can be missed, so cached entries may live long. On PostgreSQL the
-  // TTL is the backstop should a notification be lost (SPEC §10.3).
-  const ttlMs = database.dialect === 'sqlite' ? 300_000 : 10_000;
+  const notifier = createNotifier(database, onError);
+  const ttlMs = database.adapter.cacheTtlMs;
   const tokenCache = createTokenCache({ max: 100_000, ttlMs });
   const credentialCache = createInvalidatingCache<ApiKeyPrincipal>({ max: 10_000, ttlMs });
   const workspaceCache = createInvalidatingCache<Workspace>({ max: 10_000, ttlMs });
@@ -136,7 +131,7 @@ export function createServices({
     workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache }),
     apiKeys: createApiKeyService({ db, clock, audit, notifier }),
     rateLimiter: createDbRateLimiter({ db, clock }),
-    verifyLimiter: createLocalRateLimiter({ db: database.dialect === 'postgres' ? db : null, clock }),
+    verifyLimiter: createLocalRateLimiter({ db: database.adapter.clustered ? db : null, clock }),
     notifier,
     tokenCache,
     credentialCache,

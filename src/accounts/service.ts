@@ -1,7 +1,7 @@
 import type { SessionStore, User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { SignupMode } from '../config.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import type { Db, Role } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';

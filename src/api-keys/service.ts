@@ -5,7 +5,7 @@ import { isAllowed } from '../auth/permissions.js';
 import { actorOf, creatorOf } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { ApiKeysTable, Db, Tx } from '../db/schema.js';
 import { badField, forbidden, notFound } from '../errors.js';

@@ -1,5 +1,6 @@
 import type { Actor } from '../auth/principal.js';
 import { type Clock, iso } from '../clock.js';
+import { type AuditChanges, decodeAuditChanges } from '../db/json.js';
 import type { AuditLogTable, Tx } from '../db/schema.js';
 import { type EventName, isTokenEvent } from '../events/catalog.js';
 import type { EventOutbox } from '../events/outbox.js';
@@ -22,7 +23,7 @@ export interface RequestMeta {
 
 export const SYSTEM_META: RequestMeta = { ip: null, userAgent: null, requestId: null };
 
-export type Changes = Record<string, { from: unknown; to: unknown }>;
+export type Changes = AuditChanges;
 
 export interface AuditInput {
   workspaceId: string;
@@ -49,7 +50,7 @@ export function chainedFields(row: AuditLogTable): ChainedFields {
     actor,
     target:
       row.target_id === null ? null : { type: row.target_type, id: row.target_id, name: row.target_name },
-    changes: row.changes === null ? null : JSON.parse(row.changes),
+    changes: decodeAuditChanges(row.changes),
     ip: row.ip,
     user_agent: row.user_agent,
     request_id: row.request_id,

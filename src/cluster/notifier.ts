@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import pg from 'pg';
+import type { DatabaseHandle } from '../db/database.js';
+import { CorruptJsonError, decodeJson, isJsonObject, isStringArray } from '../db/json.js';
 import type { Db, Executor, Tx } from '../db/schema.js';
 
 /** A cache-invalidation notice. Carries digests and ids only, never a secret. */
@@ -10,6 +12,25 @@ export type Notice =
   | { type: 'reset' };
 
 export type NoticeHandler = (notice: Notice) => void;
+
+/** A notice as another node sent it (a NOTIFY payload). */
+export function decodeNotice(text: string): Notice {
+  const value = decodeJson(text, 'cluster notice');
+  if (isJsonObject(value)) {
+    switch (value.type) {
+      case 'reset':
+        return { type: 'reset' };
+      case 'token.changed':
+      case 'credentials.changed':
+        if (isStringArray(value.digests)) return { type: value.type, digests: value.digests };
+        break;
+      case 'workspace.changed':
+        if (isStringArray(value.ids)) return { type: value.type, ids: value.ids };
+        break;
+    }
+  }
+  throw new CorruptJsonError('cluster notice', 'not a notice of a known type');
+}
 
 const CHANNEL = 'tooken_invalidate';
 const MAX_PAYLOAD = 7900;
@@ -27,6 +48,18 @@ export interface Notifier {
   subscribe(handler: NoticeHandler): void;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * The notifier a database calls for: in-process alone where no other node can share it, else one
+ * that listens on the database for the other nodes' notices.
+ */
+export function createNotifier(
+  database: Pick<DatabaseHandle, 'adapter'>,
+  onError: (error: unknown) => void,
+): Notifier {
+  const { listenUrl } = database.adapter;
+  return listenUrl === null ? createLocalNotifier() : new PostgresNotifier(listenUrl, onError);
 }
 
 export function createLocalNotifier(): Notifier {
@@ -88,16 +121,23 @@ export class PostgresNotifier implements Notifier {
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       try {
-        this.applyLocally(JSON.parse(message.payload) as Notice);
+        this.applyLocally(decodeNotice(message.payload));
       } catch (error) {
         this.onError(error);
       }
     });
     client.on('error', (error) => this.reconnect(client, error));
     client.on('end', () => this.reconnect(client, null));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    // stop() may have come while this connection was being made: nobody would end it.
+    if (this.stopped) await client.end().catch(() => {});
+    else this.client = client;
   }
 
   private reconnect(client: pg.Client, error: unknown): void {
@@ -109,10 +149,14 @@ export class PostgresNotifier implements Notifier {
     const attempt = () => {
       this.retry = null;
       if (this.stopped) return;
-      this.connect().catch((e: unknown) => {
-        this.onError(e);
-        this.retry = setTimeout(attempt, 1000);
-      });
+      this.connect().then(
+        // Caches refilled while we were deaf may hold what another node changed meanwhile.
+        () => this.applyLocally({ type: 'reset' }),
+        (e: unknown) => {
+          this.onError(e);
+          this.retry = setTimeout(attempt, 1000);
+        },
+      );
     };
     this.retry = setTimeout(attempt, 200);
   }

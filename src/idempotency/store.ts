@@ -1,6 +1,6 @@
 import { seal, unseal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../errors.js';
 

@@ -5,7 +5,7 @@ import { actorOf, creatorOf } from '../auth/principal.js';
 import { seal, unseal } from '../auth/sealing.js';
 import type { SessionPrincipal } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, InvitationsTable, Role } from '../db/schema.js';
 import { queueInvitationEmail } from '../email/outbox.js';

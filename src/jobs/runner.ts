@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { DialectName } from '../db/database.js';
-import { lockForClaim } from '../db/dialect.js';
+import type { DialectAdapter } from '../db/adapter.js';
+import { decodeJson } from '../db/json.js';
 import type { Db, Executor, JobsTable } from '../db/schema.js';
 import { newId } from '../ids.js';
 
@@ -61,7 +61,8 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 
 interface RunnerOptions {
   db: Db;
-  dialect: DialectName;
+  /** Makes concurrent claims (several nodes) take disjoint rows. */
+  adapter: Pick<DialectAdapter, 'lockForClaim'>;
   clock: Clock;
   logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
   jobs: Readonly<Record<string, JobDefinition>>;
@@ -132,7 +133,7 @@ export class JobRunner {
   }
 
   private async claim(): Promise<JobsTable[]> {
-    const { db, dialect, clock } = this.options;
+    const { db, adapter, clock } = this.options;
     const now = clock();
     return db
       .updateTable('jobs')
@@ -144,7 +145,7 @@ export class JobRunner {
         updated_at: now,
       }))
       .where('id', 'in', (eb) =>
-        lockForClaim(
+        adapter.lockForClaim(
           eb
             .selectFrom('jobs')
             .select('id')
@@ -156,7 +157,6 @@ export class JobRunner {
             )
             .orderBy('run_at')
             .limit(this.batchSize),
-          dialect,
         ),
       )
       .returningAll()
@@ -170,7 +170,7 @@ export class JobRunner {
     let error: unknown = null;
     try {
       if (definition === undefined) throw new Error(`no handler for job kind ${job.kind}`);
-      await definition.run(JSON.parse(job.payload), { id: job.id, attempt: job.attempts });
+      await definition.run(decodeJson(job.payload, 'job payload'), { id: job.id, attempt: job.attempts });
     } catch (e) {
       error = e;
       logger.error({ err: e, job_id: job.id, kind: job.kind, attempt: job.attempts }, 'job failed');

@@ -1,3 +1,4 @@
+import { decodeMetadata, decodeScopes } from '../db/json.js';
 import type { Db } from '../db/schema.js';
 import type { CachedToken, TokenCache } from './cache.js';
 
@@ -31,8 +32,8 @@ export async function lookupToken(db: Db, cache: TokenCache, digest: string): Pr
           id: row.id,
           workspaceId: row.workspace_id,
           name: row.name,
-          scopes: JSON.parse(row.scopes) as string[],
-          metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+          scopes: decodeScopes(row.scopes),
+          metadata: decodeMetadata(row.metadata),
           expiresAt: row.expires_at,
           revokedAt: row.revoked_at,
           retiresAt: row.retires_at,

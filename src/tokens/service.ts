@@ -5,7 +5,8 @@ import { digest, generateSecret, hint } from '../auth/credentials.js';
 import { actorOf, creatorOf } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
 import { commitAndNotify, type Notice, type Notifier } from '../cluster/notifier.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
+import { decodeScopes } from '../db/json.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
@@ -206,7 +207,7 @@ export function createTokenService({
     async rotate(ctx, id, graceSeconds, meta) {
       const row = await find(ctx.workspace.id, id);
       // Rotating hands over a working secret: like creating, a token may not obtain more power.
-      assertNoEscalation(ctx, JSON.parse(row.scopes) as string[], 'rotate a token with');
+      assertNoEscalation(ctx, decodeScopes(row.scopes), 'rotate a token with');
       const now = clock();
       const status = tokenStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now);
       if (status !== 'active') throw new AppError('conflict', `A ${status} token cannot be rotated`);

@@ -1,3 +1,4 @@
+import { decodeWebhookEvents } from '../db/json.js';
 import type { Tx } from '../db/schema.js';
 import type { EventOutbox } from '../events/outbox.js';
 import { tokenView } from './view.js';
@@ -18,7 +19,7 @@ export async function emitTokensUsed(
     .where('enabled', '=', 1)
     .execute();
   const listening = new Set(
-    hooks.filter((h) => (JSON.parse(h.events) as string[]).includes('token.used')).map((h) => h.workspace_id),
+    hooks.filter((h) => decodeWebhookEvents(h.events).includes('token.used')).map((h) => h.workspace_id),
   );
   if (listening.size === 0) return 0;
   const rows = await tx

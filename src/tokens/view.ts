@@ -1,4 +1,5 @@
 import { isoOrNull } from '../clock.js';
+import { decodeMetadata, decodeScopes } from '../db/json.js';
 import type { TokensTable } from '../db/schema.js';
 import { type TokenStatus, tokenStatus } from './status.js';
 
@@ -23,7 +24,7 @@ export function tokenView(row: TokensTable, now: number): TokenView {
   return {
     id: row.id,
     name: row.name,
-    scopes: JSON.parse(row.scopes) as string[],
+    scopes: decodeScopes(row.scopes),
     status: tokenStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now),
     created_at: new Date(row.created_at).toISOString(),
     expires_at: isoOrNull(row.expires_at),
@@ -32,7 +33,7 @@ export function tokenView(row: TokensTable, now: number): TokenView {
     rotated_at: isoOrNull(row.rotated_at),
     created_by: row.created_by,
     created_by_id: row.created_by_id,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    metadata: decodeMetadata(row.metadata),
     hint: row.hint,
   };
 }

@@ -2,6 +2,7 @@ import type { AuditService } from '../audit/service.js';
 import { SYSTEM_META } from '../audit/service.js';
 import { unseal } from '../auth/sealing.js';
 import { type Clock, iso } from '../clock.js';
+import { decodeDeliveryAttempts, isJsonObject } from '../db/json.js';
 import type { Db, DeliveryAttempt, WebhooksTable } from '../db/schema.js';
 import { scheduleAttempt } from './dispatch.js';
 import { type SendResult, sendOnce } from './send.js';
@@ -44,7 +45,8 @@ export function createDeliverer(deps: DelivererDeps) {
   const send = deps.send ?? sendOnce;
 
   return async function deliver(payload: unknown): Promise<void> {
-    const { deliveryId, due } = (payload ?? {}) as { deliveryId?: string; due?: number };
+    if (!isJsonObject(payload)) return;
+    const { deliveryId, due } = payload;
     if (typeof deliveryId !== 'string') return;
     const delivery = await db
       .selectFrom('webhook_deliveries')
@@ -99,7 +101,7 @@ export function createDeliverer(deps: DelivererDeps) {
       error: result.error,
       response_excerpt: result.excerpt,
     };
-    const attempts = [...(JSON.parse(delivery.attempts) as DeliveryAttempt[]), attempt];
+    const attempts = [...decodeDeliveryAttempts(delivery.attempts), attempt];
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const retryIndex = delivery.attempt_count; // 0 after the first attempt fails → first retry delay
     const delay = RETRY_DELAYS_MS[retryIndex];

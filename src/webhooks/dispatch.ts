@@ -1,4 +1,5 @@
 import { iso } from '../clock.js';
+import { decodeWebhookEvents } from '../db/json.js';
 import type { Executor } from '../db/schema.js';
 import type { OutboxEvent } from '../events/outbox.js';
 import { newId } from '../ids.js';
@@ -18,7 +19,7 @@ export async function dispatchEvent(tx: Executor, input: OutboxEvent): Promise<n
     .where('workspace_id', '=', input.workspaceId)
     .where('enabled', '=', 1)
     .execute();
-  const targets = hooks.filter((hook) => (JSON.parse(hook.events) as string[]).includes(input.event));
+  const targets = hooks.filter((hook) => decodeWebhookEvents(hook.events).includes(input.event));
   if (targets.length === 0) return 0;
   const workspace = await tx
     .selectFrom('workspaces')

@@ -4,6 +4,7 @@ import type { WorkspaceContext } from '../auth/context.js';
 import { actorOf } from '../auth/principal.js';
 import { seal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
+import { decodeWebhookEvents } from '../db/json.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, WebhooksTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
@@ -81,7 +82,7 @@ export function createWebhookService(deps: {
   const visible = (hook: WebhooksTable) => ({
     url: hook.url,
     description: hook.description,
-    events: JSON.parse(hook.events) as string[],
+    events: decodeWebhookEvents(hook.events),
     enabled: hook.enabled === 1,
   });
 

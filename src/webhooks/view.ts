@@ -1,4 +1,5 @@
 import { iso, isoOrNull } from '../clock.js';
+import { decodeDeliveryAttempts, decodeWebhookEvents } from '../db/json.js';
 import type { DeliveryAttempt, WebhookDeliveriesTable, WebhooksTable } from '../db/schema.js';
 
 /** An endpoint as the API shows it: its secrets (sealed or not) never leave through here. */
@@ -28,7 +29,7 @@ export function webhookView(hook: WebhooksTable): WebhookView {
     id: hook.id,
     url: hook.url,
     description: hook.description,
-    events: JSON.parse(hook.events) as string[],
+    events: decodeWebhookEvents(hook.events),
     enabled: hook.enabled === 1,
     created_at: iso(hook.created_at),
     updated_at: iso(hook.updated_at),
@@ -42,7 +43,7 @@ export function deliveryView(d: WebhookDeliveriesTable): DeliveryView {
     event_id: d.event_id,
     event: d.event,
     status: d.status,
-    attempts: JSON.parse(d.attempts) as DeliveryAttempt[],
+    attempts: decodeDeliveryAttempts(d.attempts),
     next_attempt_at: isoOrNull(d.next_attempt_at),
     created_at: iso(d.created_at),
   };

@@ -6,7 +6,7 @@ import type { User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { InvalidatingCache } from '../cluster/cache.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/database.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, Role } from '../db/schema.js';
 import { badField } from '../errors.js';

@@ -1,9 +1,10 @@
 import type { Workspace } from '../auth/context.js';
+import { decodeCustomScopes } from '../db/json.js';
 
 /** A workspace's settings: the row with its custom scopes decoded (times as epoch ms until the view). */
 export type Settings = Omit<Workspace, 'custom_scopes'> & { custom_scopes: string[] };
 
 /** The settings of a workspace row, its custom scopes decoded. */
 export function settingsOf(ws: Workspace): Settings {
-  return { ...ws, custom_scopes: JSON.parse(ws.custom_scopes) as string[] };
+  return { ...ws, custom_scopes: decodeCustomScopes(ws.custom_scopes) };
 }

@@ -39,7 +39,7 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
   const runner = (handlers: Record<string, (payload: unknown) => Promise<void>>, nodeId = 'node-a') =>
     new JobRunner({
       db: t.services.db,
-      dialect,
+      adapter: t.database.adapter,
       clock: t.clock.now,
       logger: silent,
       jobs: Object.fromEntries(Object.entries(handlers).map(([kind, run]) => [kind, { run }])),
@@ -121,7 +121,7 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
     const errors: unknown[] = [];
     const broken = new JobRunner({
       db: t.services.db,
-      dialect,
+      adapter: t.database.adapter,
       clock: t.clock.now,
       logger: { ...silent, error: (obj: unknown) => void errors.push(obj) },
       jobs: {},
@@ -143,7 +143,7 @@ describe.each(dialects())('%s: the job runner', (dialect) => {
     let runs = 0;
     const r = new JobRunner({
       db: t.services.db,
-      dialect,
+      adapter: t.database.adapter,
       clock: t.clock.now,
       logger: silent,
       jobs: { [kind]: { run: async () => void runs++, everyMs: 10_000 } },

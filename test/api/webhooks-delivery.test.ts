@@ -835,7 +835,7 @@ describe.each(dialects())('%s: a node that dies while delivering', (dialect) => 
     // Node A claims the delivery job and hangs forever (as if it crashed mid-send).
     const dying = new JobRunner({
       db: t.services.db,
-      dialect,
+      adapter: t.database.adapter,
       clock: t.clock.now,
       logger: silent,
       jobs: { [DELIVER_JOB]: { run: () => new Promise<void>(() => {}) } },

@@ -1,0 +1,46 @@
+import type { KyselyConfig } from 'kysely';
+import type { Db } from './schema.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** A query that can lock the rows it reads (Kysely's select builder). */
+export interface Lockable<QB> {
+  forUpdate(): { skipLocked(): QB };
+}
+
+/**
+ * Every way SQLite and PostgreSQL differ that code above `src/db/` has to know, named in one
+ * object, after Kysely's `DialectAdapter`. It holds no connection, so it is one constant per dialect.
+ */
+export interface DialectAdapter {
+  readonly name: DialectName;
+  /** Several nodes may share the database, so caches and limits must hear of each other's changes. */
+  readonly clustered: boolean;
+  /**
+   * How long a cached entry may live. Invalidation is pushed to every node; the TTL bounds how long
+   * a node could serve stale state should a push be lost.
+   */
+  readonly cacheTtlMs: number;
+  /** True when `error` is a unique or primary-key violation. */
+  isUniqueViolation(error: unknown): boolean;
+  /** Makes concurrent claimers (job runners on several nodes) take disjoint rows. */
+  lockForClaim<QB extends Lockable<QB>>(qb: QB): QB;
+}
+
+/** The adapter of an open database: its dialect, and what a notifier needs to listen to it. */
+export interface DatabaseAdapter extends DialectAdapter {
+  /** Where a LISTEN connection for other nodes' notices connects; null where there are no other nodes. */
+  readonly listenUrl: string | null;
+}
+
+export interface OpenedDatabase {
+  readonly db: Db;
+  readonly adapter: DatabaseAdapter;
+}
+
+export interface ConnectOptions {
+  /** Kysely's query log, when a caller watches statements. */
+  readonly log?: KyselyConfig['log'];
+  /** A pooled connection the server ended; the pool connects anew on next use. */
+  readonly onError: (error: unknown) => void;
+}
