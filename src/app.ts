@@ -80,7 +80,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     if (request.url.includes('%00'))
       throw new AppError('bad_request', 'The URL must not contain NUL characters');
   });
-  // Verify compares strings in memory only and promises 200 for any string (SPEC §5.6): exempt.
+  // Verify compares strings in memory only and promises 200 for any string (docs/tokens.md#verify): exempt.
   app.addHook('preValidation', async (request) => {
     if (!request.routeOptions.config.acceptsNul && containsNul(request.body))
       throw badField('body', 'must not contain NUL characters');

@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-/** How new accounts may be created (SPEC §2.4). */
+/** How new accounts may be created (docs/accounts.md#signing-up). */
 export type SignupMode = 'first-user' | 'open' | 'closed';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 

@@ -1,4 +1,4 @@
-/** The closed catalogue of error codes (SPEC §3). The compiler checks every code has a status. */
+/** The closed catalogue of error codes (docs/api.md#errors, docs/errors.md). The compiler checks every code has a status. */
 export const ERROR_STATUS = {
   bad_request: 400,
   unauthorized: 401,

@@ -7,7 +7,7 @@ export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
 const LIMITS = { email: 5, ip: 20 } as const;
 
 /**
- * Login failures are kept in the database, so the limits hold across every node (SPEC §2.4).
+ * Login failures are kept in the database, so the limits hold across every node (docs/accounts.md#signing-in).
  * Each failure is counted once by email and once by IP; a success clears the email's count only.
  *
  * An attempt is recorded as a failure *before* its password is checked and taken back only when

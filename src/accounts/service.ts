@@ -34,7 +34,7 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
   const dummyHash = hashPassword(DUMMY_HASH_INPUT);
 
   /**
-   * SPEC §2.4: who may sign up, and why ('first': the installation has no user yet). An address
+   * Who may sign up (docs/accounts.md#signing-up), and why ('first': the installation has no user yet). An address
    * with a pending invitation always may.
    */
   const maySignUp = async (email: string): Promise<'open' | 'first' | 'invited' | null> => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../canonical-json.js';
 
-/** The tamper-evident hash chain of SPEC §8.4. */
+/** The tamper-evident hash chain (docs/audit.md#hash-chain). */
 
 export const GENESIS_HASH = '0'.repeat(64);
 

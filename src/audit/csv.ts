@@ -1,4 +1,4 @@
-/** RFC 4180 CSV with the spreadsheet formula-injection guard of SPEC §8.3. */
+/** RFC 4180 CSV with the spreadsheet formula-injection guard (docs/audit.md#csv-export). */
 
 export const CSV_HEADER = [
   'id',

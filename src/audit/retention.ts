@@ -5,7 +5,7 @@ const DAY_MS = 86_400_000;
 const BATCH = 5000;
 
 /**
- * Deletes entries older than each workspace's `audit_log_retention_days` (SPEC §8.4). Runs as a
+ * Deletes entries older than each workspace's `audit_log_retention_days` (docs/audit.md#retention). Runs as a
  * periodic job, so one node at a time; the setting is read on every run. It deletes everything
  * before the first entry still within the retention period, in `seq` order and in batches, so
  * what remains is always an unbroken suffix of the chain (even if node clocks disagreed).

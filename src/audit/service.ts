@@ -98,9 +98,9 @@ export function createAuditService({ clock, outbox }: { clock: Clock; outbox: Ev
       const fields = chainedFields(row);
       row.hash = chainHash(head.hash, fields);
       await tx.insertInto('audit_log').values(row).execute();
-      // Audit events are webhook events too (SPEC §9.1); token events carry the token instead.
+      // Audit events are webhook events too (docs/audit.md#events); token events carry the token instead.
       if (!isTokenEvent(input.event)) {
-        // The entry as the API shows it (SPEC §8.1), `created_at_local` in the workspace's timezone.
+        // The entry as the API shows it (docs/audit.md#entries), `created_at_local` in the workspace's timezone.
         const workspace = await tx
           .selectFrom('workspaces')
           .select('timezone')

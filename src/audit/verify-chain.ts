@@ -10,7 +10,7 @@ export interface ChainReport {
 }
 
 /**
- * Walks a workspace's retained chain oldest first (SPEC §8.4). The oldest retained entry's
+ * Walks a workspace's retained chain oldest first (docs/audit.md#hash-chain). The oldest retained entry's
  * `prev_hash` is the anchor (retention cut what came before); from there each entry must hash to
  * its stored `hash` and name the previous entry's hash as its `prev_hash`. The chain's head row
  * (`audit_heads`, written with every entry) then shows whether its newest entries were altered or

@@ -17,7 +17,7 @@ export interface AuditEntryView {
   prev_hash: string;
 }
 
-/** An audit entry as the API shows it (SPEC §8.1). */
+/** An audit entry as the API shows it (docs/audit.md#entries). */
 export function auditEntryView(row: AuditLogTable, local: (ms: number) => string): AuditEntryView {
   const fields = chainedFields(row);
   return {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import { crc32 } from 'node:zlib';
 
 /**
- * Generation and checking of every secret Tooken issues (SPEC §1.1). Secrets are shown once;
+ * Generation and checking of every secret Tooken issues (docs/permissions.md#secrets). Secrets are shown once;
  * only `digest()` of the whole string is stored, with `hint()` for display.
  */
 

@@ -1,6 +1,6 @@
 import type { Role } from '../db/schema.js';
 
-/** Built-in token scopes (SPEC §2.3). */
+/** Built-in token scopes (docs/permissions.md#token-scopes). */
 export const BUILT_IN_SCOPES = [
   'tokens:read',
   'tokens:write',
@@ -30,7 +30,7 @@ const ALL: readonly Role[] = ['owner', 'admin', 'viewer'];
 const OWNER_ADMIN: readonly Role[] = ['owner', 'admin'];
 const OWNER: readonly Role[] = ['owner'];
 
-/** The permission matrix of SPEC §2.3, in one table. */
+/** The permission table (docs/permissions.md#permission-table), in one place. */
 export const PERMISSIONS = {
   'tokens.read': { roles: ALL, scope: 'tokens:read' },
   'tokens.create': { roles: OWNER_ADMIN, scope: 'tokens:write' },

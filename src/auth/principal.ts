@@ -126,7 +126,7 @@ async function loadApiKey(db: Db, presentedDigest: string, secret: string): Prom
   };
 }
 
-/** How a principal appears in audit entries (SPEC §8.1). */
+/** How a principal appears in audit entries (docs/audit.md#entries). */
 export function actorOf(principal: Principal): Actor {
   if (principal.type === 'session')
     return { type: 'user', id: principal.user.id, name: principal.user.email };
@@ -136,7 +136,7 @@ export function actorOf(principal: Principal): Actor {
   return actor;
 }
 
-/** `created_by` / `created_by_id` of things a principal creates (SPEC §5). */
+/** `created_by` / `created_by_id` of things a principal creates (docs/tokens.md#the-token-object). */
 export function creatorOf(principal: Principal): { name: string; id: string } {
   if (principal.type === 'session') return { name: principal.user.email, id: principal.user.id };
   if (principal.type === 'token') return { name: principal.name, id: principal.id };

@@ -9,7 +9,7 @@ export interface KeyLog {
 }
 
 /**
- * The server's own 32-byte key (SPEC §9.4), for secrets that must be read back in clear: webhook
+ * The server's own 32-byte key (docs/operations.md#the-server-key), for secrets that must be read back in clear: webhook
  * signing secrets and pending invitation links. `TOOKEN_SECRET_KEY` wins; otherwise a key is
  * generated once into the data directory with mode 0600 and reused on later starts.
  */

@@ -46,7 +46,7 @@ export function createSessionStore({
   db: Db;
   clock: Clock;
   usage: UsageBuffer;
-  /** Seals idempotent replays per user, so every session of that user can read them (SPEC §3). */
+  /** Seals idempotent replays per user, so every session of that user can read them (docs/api.md#idempotency-keys). */
   serverKey: Buffer;
 }): SessionStore {
   return {

@@ -8,7 +8,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * A replayed error keeps its status, code, message and details, but its `request_id` names the
- * request being answered, as on every error (SPEC §3: it equals the X-Request-Id header).
+ * request being answered, as on every error (docs/api.md#request-ids: it equals the X-Request-Id header).
  */
 function withRequestId(body: string, requestId: string): string {
   try {
@@ -21,7 +21,7 @@ function withRequestId(body: string, requestId: string): string {
 }
 
 /**
- * `Idempotency-Key` on authenticated POSTs (SPEC §3): the first response (below 500) is kept for
+ * `Idempotency-Key` on authenticated POSTs (docs/api.md#idempotency-keys): the first response (below 500) is kept for
  * 24 h and replayed to the same caller; the same key with another path or body is 409.
  */
 export function registerIdempotency(app: FastifyInstance, store: IdempotencyStore): void {
@@ -31,7 +31,7 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw badField('Idempotency-Key', 'must be 1–255 printable ASCII characters');
     }
-    // Scoped to the calling credential, or to the user behind a dashboard session (SPEC §3).
+    // Scoped to the calling credential, or to the user behind a dashboard session (docs/api.md#idempotency-keys).
     const principal = request.principal;
     const scope = principal.type === 'session' ? `user:${principal.user.id}` : principal.digest;
     const { sealKey } = principal;

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * The one JSON line written per request (SPEC §10.4). URLs are logged without their query,
+ * The one JSON line written per request (docs/operations.md#logs). URLs are logged without their query,
  * headers and bodies never.
  */
 export function logRequest(request: FastifyRequest, reply: FastifyReply): void {

@@ -3,7 +3,7 @@ import { SESSION_COOKIE, SESSION_IDLE_MS } from '../auth/sessions.js';
 
 export const SESSION_MAX_AGE_S = Math.floor(SESSION_IDLE_MS / 1000);
 
-/** `tooken_session`: HttpOnly, SameSite=Lax, Secure when served over https (SPEC §2.1). */
+/** `tooken_session`: HttpOnly, SameSite=Lax, Secure when served over https (docs/permissions.md#sessions-and-csrf). */
 export function setSessionCookie(
   request: FastifyRequest,
   reply: FastifyReply,

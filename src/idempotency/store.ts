@@ -9,7 +9,7 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export type Begin = { kind: 'new' } | { kind: 'replay'; status: number; body: string };
 
 /**
- * Idempotency keys (SPEC §3). Keys are scoped to the caller's credential; the stored response may
+ * Idempotency keys (docs/api.md#idempotency-keys). Keys are scoped to the caller's credential; the stored response may
  * hold a secret, so it is sealed with AES-256-GCM under a key derived from that caller's own
  * secret: only the same caller can ever read it back.
  */

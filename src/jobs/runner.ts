@@ -126,7 +126,7 @@ export class JobRunner {
   /** Claims and runs what is due now; returns how many jobs ran. */
   async runDue(): Promise<number> {
     // RETURNING does not keep the subquery's order: run the claimed jobs oldest-due first, so
-    // events reach an endpoint in the order they happened (SPEC §9.2, "in order where possible").
+    // events reach an endpoint in the order they happened (docs/webhooks.md#delivery-rules, "in order where possible").
     const claimed = (await this.claim()).sort((x, y) => x.run_at - y.run_at || x.created_at - y.created_at);
     for (const job of claimed) await this.execute(job);
     return claimed.length;

@@ -68,7 +68,7 @@ export function createMemberService({
     return find(workspaceId, userId, tx);
   };
 
-  /** Inside the change's locked transaction: refuses to leave the workspace without an Owner (SPEC §7). */
+  /** Inside the change's locked transaction: refuses to leave the workspace without an Owner (docs/workspaces.md#members). */
   const assertAnotherOwner = async (tx: Tx, workspaceId: string, userId: string) => {
     const owners = await tx
       .selectFrom('members')
@@ -131,7 +131,7 @@ export function createMemberService({
           .where('workspace_id', '=', ctx.workspace.id)
           .where('user_id', '=', userId)
           .execute();
-        // Personal keys follow their member: from this commit on they answer 401 (SPEC §2.3).
+        // Personal keys follow their member: from this commit on they answer 401 (docs/permissions.md#api-keys).
         await tx
           .deleteFrom('api_keys')
           .where('workspace_id', '=', ctx.workspace.id)

@@ -19,7 +19,7 @@ const WINDOW_MS = 60_000;
 
 /**
  * Fixed one-minute windows counted in the database with an atomic upsert, so every node of a
- * cluster draws from the same budget (SPEC §3). Old windows are purged about once a minute.
+ * cluster draws from the same budget (docs/api.md#rate-limits). Old windows are purged about once a minute.
  */
 export function createDbRateLimiter({ db, clock }: { db: Db; clock: Clock }): RateLimiter {
   let nextPurge = 0;

@@ -13,7 +13,7 @@ interface Bucket {
 }
 
 /**
- * The verification budget (SPEC §3, §5.6): counted in memory so that verifying never writes to the
+ * The verification budget (docs/api.md#rate-limits, docs/tokens.md#verify): counted in memory so that verifying never writes to the
  * database on the request path. With a shared database, `sync()` (run every second) adds this
  * node's hits to the shared row and reads back every node's total.
  */

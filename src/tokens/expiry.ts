@@ -16,7 +16,7 @@ export interface SweepResult {
 }
 
 /**
- * The periodic sweep behind `token.expired` and `token.expiring` (SPEC §5.7). Each event is
+ * The periodic sweep behind `token.expired` and `token.expiring` (docs/tokens.md#use-and-expiry). Each event is
  * claimed by a conditional update of its marker column inside the event's own transaction, so it
  * is written exactly once however many nodes sweep at the same moment. Status itself never waits
  * for this: it is computed from the clock at every check.

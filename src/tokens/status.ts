@@ -1,6 +1,6 @@
 export type TokenStatus = 'active' | 'expired' | 'revoked';
 
-/** Computed from the clock at every check, never waiting for a job (SPEC §5.7). */
+/** Computed from the clock at every check, never waiting for a job (docs/tokens.md#use-and-expiry). */
 export function tokenStatus(
   token: { revokedAt: number | null; expiresAt: number | null },
   now: number,

@@ -4,7 +4,7 @@ import type { EventOutbox } from '../events/outbox.js';
 import { tokenView } from './view.js';
 
 /**
- * `token.used` for endpoints that opted in (SPEC §5.7): called by the usage buffer's batched flush,
+ * `token.used` for endpoints that opted in (docs/tokens.md#use-and-expiry): called by the usage buffer's batched flush,
  * never on the verify path. One event per token per flush, carrying the latest use.
  */
 export async function emitTokensUsed(

@@ -38,7 +38,7 @@ export interface Verifier {
 }
 
 /**
- * The hot path (SPEC §5.6): checksum first (a bad one never reaches the cache or the database),
+ * The hot path (docs/tokens.md#verify): checksum first (a bad one never reaches the cache or the database),
  * SHA-256, cache, and no synchronous write: a success only notes the use in the usage buffer.
  */
 export function createVerifier({

@@ -3,7 +3,7 @@ import { decodeMetadata, decodeScopes } from '../db/json.js';
 import type { TokensTable } from '../db/schema.js';
 import { type TokenStatus, tokenStatus } from './status.js';
 
-/** The token object of SPEC §5: the one serialiser, so no digest can ever reach a response. */
+/** The token object (docs/tokens.md#the-token-object): the one serialiser, so no digest can ever reach a response. */
 export interface TokenView {
   id: string;
   name: string;

@@ -36,7 +36,7 @@ export type TokensUsedHook = (tx: Tx, used: ReadonlyMap<string, number>) => Prom
 
 /**
  * Last-use times collected in memory and written in batches, so that authenticating or verifying
- * never writes to the database synchronously (SPEC §5.6, §5.7). Flushed every few seconds by the
+ * never writes to the database synchronously (docs/tokens.md#verify, docs/tokens.md#use-and-expiry). Flushed every few seconds by the
  * server and on shutdown.
  */
 export interface UsageBuffer {

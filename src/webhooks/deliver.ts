@@ -9,7 +9,7 @@ import { type SendResult, sendOnce } from './send.js';
 import { standardSignatures, tookenSignature } from './signing.js';
 import { type Resolve, resolveSafeTarget, systemResolve } from './url-guard.js';
 
-/** Waits before retries 1…6 (SPEC §9.2), jittered by ±10 %; after the last, the delivery fails. */
+/** Waits before retries 1…6 (docs/webhooks.md#delivery-rules), jittered by ±10 %; after the last, the delivery fails. */
 export const RETRY_DELAYS_MS = [30_000, 120_000, 600_000, 3_600_000, 21_600_000, 86_400_000];
 export const DISABLE_AFTER_MS = 5 * 86_400_000;
 

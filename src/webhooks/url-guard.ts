@@ -10,7 +10,7 @@ export const systemResolve: Resolve = (hostname) => dnsLookup(hostname, { all: t
 export class UnsafeUrlError extends Error {}
 
 /**
- * Checks a webhook URL and returns the address to connect to (SPEC §9.1): `https://` only, and
+ * Checks a webhook URL and returns the address to connect to (docs/webhooks.md#managing-endpoints): `https://` only, and
  * every address the host resolves to must be public unicast, unless private targets are allowed
  * (development and tests, which may also use `http://`). Run at save time and again before every
  * send, and the send connects to exactly the address checked, so DNS cannot be switched between.
