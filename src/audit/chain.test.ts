@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../canonical-json.js';
-import { chainHash, GENESIS_HASH } from './chain.js';
+import { type ChainedFields, chainHash, GENESIS_HASH } from './chain.js';
 
 describe('the audit hash chain', () => {
   it('sorts object keys at every depth but keeps array order', () => {
@@ -11,7 +11,7 @@ describe('the audit hash chain', () => {
   });
 
   it('hashes the previous hash, a newline and the canonical entry', () => {
-    const entry = {
+    const entry: ChainedFields = {
       id: 'aud_1',
       event: 'workspace.created',
       created_at: '2026-01-15T09:00:00.000Z',

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { Actor } from '../auth/principal.js';
 import { canonicalJson } from '../canonical-json.js';
+import type { AuditChanges } from '../db/json.js';
 
 /** The tamper-evident hash chain (docs/audit.md#hash-chain). */
 
@@ -9,9 +11,9 @@ export interface ChainedFields {
   id: string;
   event: string;
   created_at: string;
-  actor: unknown;
-  target: unknown;
-  changes: unknown;
+  actor: Actor;
+  target: { type: string | null; id: string; name: string | null } | null;
+  changes: AuditChanges | null;
   ip: string | null;
   user_agent: string | null;
   request_id: string | null;

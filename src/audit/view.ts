@@ -22,9 +22,6 @@ export function auditEntryView(row: AuditLogTable, local: (ms: number) => string
   const fields = chainedFields(row);
   return {
     ...fields,
-    actor: fields.actor as Actor,
-    target: fields.target as AuditEntryView['target'],
-    changes: fields.changes as Changes | null,
     created_at_local: local(row.created_at),
     hash: row.hash,
     prev_hash: row.prev_hash,

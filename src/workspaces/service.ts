@@ -175,12 +175,14 @@ export function createWorkspaceService({
         }
         next.custom_scopes = [...new Set(patch.custom_scopes)];
       }
-      const changes = diffFields(settingsOf(workspace) as unknown as Record<string, unknown>, next);
+      const current = settingsOf(workspace);
+      const changes = diffFields(current, next);
       if (changes === null) return settingsView(workspace);
+      const { custom_scopes, ...plain } = next;
       const updated: Workspace = {
         ...workspace,
-        ...(next as Partial<Workspace>),
-        custom_scopes: JSON.stringify(next.custom_scopes ?? settingsOf(workspace).custom_scopes),
+        ...plain,
+        custom_scopes: JSON.stringify(custom_scopes ?? current.custom_scopes),
       };
       // Only the changed columns are written, so a concurrent PATCH of other fields is not undone;
       // the response is the row as stored, with those other changes.
