@@ -11,6 +11,7 @@ import {
   createWorkspace,
   dialects,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   sessionFrom,
@@ -480,10 +481,8 @@ describe.each(dialects())('%s: accounts', (dialect) => {
 
   describe('GET /v1/me', () => {
     it('returns the user, the CSRF token and the workspaces with the role in each', async () => {
-      const owner = await signup(t.app);
-      const session = await signup(t.app);
-      const own = await createWorkspace(t.app, session, `Mine ${Date.now()}`);
-      const shared = await createWorkspace(t.app, owner, `Shared ${Date.now()}`);
+      const { session, ws: own } = await ownerWorkspace(t.app);
+      const { ws: shared } = await ownerWorkspace(t.app);
       await addMember(t.services, shared.id, session.user.id, 'viewer');
       const res = await me(t.app, { cookie: session.cookie });
       expect(res.statusCode).toBe(200);
@@ -500,8 +499,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('answers 403 to an API key', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Keyed ${Date.now()}`);
+      const { session, ws } = await ownerWorkspace(t.app);
       for (const kind of ['team', 'personal']) {
         const key = await createApiKey(t.app, session, ws.slug, { name: `me-${kind}`, kind });
         const res = await me(t.app, bearer(key.key));
@@ -570,8 +568,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('answers 403 to PATCH and DELETE without X-CSRF-Token and changes nothing', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Guarded ${Date.now()}`);
+      const { session, ws } = await ownerWorkspace(t.app);
       const patch = await t.app.inject({
         method: 'PATCH',
         url: `/v1/workspaces/${ws.slug}/settings`,
@@ -596,8 +593,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('lets GET through with the cookie alone', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Readable ${Date.now()}`);
+      const { session, ws } = await ownerWorkspace(t.app);
       for (const url of ['/v1/me', '/v1/workspaces', `/v1/workspaces/${ws.slug}/settings`]) {
         const res = await t.app.inject({ method: 'GET', url, headers: { cookie: session.cookie } });
         expect(res.statusCode).toBe(200);
@@ -605,9 +601,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('does not ask bearer credentials for a CSRF token', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Bearer ${Date.now()}`);
-      const key = await createApiKey(t.app, session, ws.slug, { name: 'personal', kind: 'personal' });
+      const { key } = await ownerWorkspace(t.app, { key: { name: 'personal', kind: 'personal' } });
       const res = await t.app.inject({
         method: 'PATCH',
         url: '/v1/settings',

@@ -16,10 +16,10 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -38,9 +38,10 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
 
   /** A workspace and its Owner's personal key (an Owner credential that outlives any session). */
   async function workspace(name: string) {
-    const session = await signup(t.app, uniqueEmail('owner'));
-    const ws = await createWorkspace(t.app, session, name);
-    const key = await createApiKey(t.app, session, ws.slug, { name: 'owner-key', kind: 'personal' });
+    const { session, ws, key } = await ownerWorkspace(t.app, {
+      name,
+      key: { name: 'owner-key', kind: 'personal' },
+    });
     return { session, ws, ownerKey: key.key as string, reader: { secret: key.key } as Reader };
   }
 

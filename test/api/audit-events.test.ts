@@ -5,10 +5,10 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   signup,
@@ -29,9 +29,8 @@ describe.each(dialects())('%s: audit events', (dialect) => {
   afterAll(() => t.close());
 
   async function owner(name: string) {
-    const session = await signup(t.app, uniqueEmail('owner'));
+    const { session, ws } = await ownerWorkspace(t.app, { name });
     secrets.push(session.csrf, session.cookie.split('=')[1] ?? session.cookie);
-    const ws = await createWorkspace(t.app, session, name);
     return { session, ws, reader: { session, slug: ws.slug } as Reader };
   }
 

@@ -5,10 +5,10 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -24,8 +24,7 @@ describe.each(dialects())('%s: GET /v1/audit-logs', (dialect) => {
   afterAll(() => t.close());
 
   async function workspace(name: string) {
-    const session = await signup(t.app, uniqueEmail('owner'));
-    const ws = await createWorkspace(t.app, session, name);
+    const { session, ws } = await ownerWorkspace(t.app, { name });
     return { session, ws, reader: { session, slug: ws.slug } as Reader };
   }
 

@@ -6,11 +6,11 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   freshDatabase,
   type Json,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   sessionFrom,
@@ -49,12 +49,8 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
   });
   afterAll(() => t.close());
 
-  async function newOwner(): Promise<{ session: Session; ws: Json; key: Json }> {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Conv ${Math.random().toString(36).slice(2, 8)}`);
-    const key = await createApiKey(t.app, session, ws.slug, { name: 'owner', kind: 'personal' });
-    return { session, ws, key };
-  }
+  /** An Owner's workspace with the Owner's personal key, named `owner`. */
+  const newOwner = () => ownerWorkspace(t.app, { key: { name: 'owner', kind: 'personal' } });
 
   describe('errors and request ids', () => {
     it('answers every error status in the same shape, with request_id equal to the X-Request-Id header', async () => {
@@ -636,16 +632,11 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
   afterAll(() => t.close());
 
-  async function newWorkspace(): Promise<{ session: Session; ws: Json }> {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Limited ${Math.random().toString(36).slice(2, 8)}`);
-    return { session, ws };
-  }
   const settingsOf = (session: Session, ws: Json) =>
     t.app.inject({ method: 'GET', url: `/v1/workspaces/${ws.slug}/settings`, headers: session.headers });
 
   it('reports the budget on every authenticated workspace response and answers 429 past it', async () => {
-    const { session, ws } = await newWorkspace();
+    const { session, ws } = await ownerWorkspace(t.app);
     toNextMinute(t, 15_000);
     const windowEnd = Math.ceil((t.clock.now() + 45_000) / 1000);
     const remaining: string[] = [];
@@ -668,7 +659,7 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
 
   it('counts bearer calls and denied calls against the same workspace budget', async () => {
-    const { session, ws } = await newWorkspace();
+    const { session, ws } = await ownerWorkspace(t.app);
     const team = await createApiKey(t.app, session, ws.slug, {
       name: 'viewer',
       kind: 'team',
@@ -693,8 +684,8 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
 
   it('keeps budgets per workspace and starts afresh in the next minute', async () => {
-    const a = await newWorkspace();
-    const b = await newWorkspace();
+    const a = await ownerWorkspace(t.app);
+    const b = await ownerWorkspace(t.app);
     toNextMinute(t, 59_000);
     for (let i = 0; i < 3; i++) expect((await settingsOf(a.session, a.ws)).statusCode).toBe(200);
     const limited = await settingsOf(a.session, a.ws);
@@ -712,7 +703,7 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
 
   it('does not count unauthenticated requests or session-only routes', async () => {
-    const { session, ws } = await newWorkspace();
+    const { session, ws } = await ownerWorkspace(t.app);
     toNextMinute(t);
     for (let i = 0; i < 5; i++) {
       const res = await t.app.inject({ method: 'GET', url: `/v1/workspaces/${ws.slug}/settings` });
@@ -732,9 +723,7 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
     const nodeB = await createTestApp(dialect, env, { databaseUrl: database.url });
     try {
       nodeB.clock.set(nodeA.clock.now());
-      const session = await signup(nodeA.app);
-      const ws = await createWorkspace(nodeA.app, session, 'Cluster');
-      const key = await createApiKey(nodeA.app, session, ws.slug, { name: 'shared', kind: 'team' });
+      const { key } = await ownerWorkspace(nodeA.app, { key: { name: 'shared', kind: 'team' } });
       toNextMinute(nodeA);
       nodeB.clock.set(nodeA.clock.now());
       const call = (node: TestApp) =>

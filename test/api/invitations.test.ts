@@ -11,6 +11,7 @@ import {
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   sessionFrom,
@@ -64,8 +65,7 @@ describe.each(dialects())('%s: invitations', (dialect) => {
   const auditOf = (workspaceId: string, event: string) => auditRows(t.services, workspaceId, event);
 
   async function workspace(name: string) {
-    const owner = await signup(t.app, uniqueEmail('owner'));
-    const ws = await createWorkspace(t.app, owner, name);
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name });
     return { owner, ws };
   }
 
@@ -729,8 +729,7 @@ describe.each(dialects())('%s: the invitation link without TOOKEN_PUBLIC_URL', (
   afterAll(() => t.close());
 
   it('is built from the host and port', async () => {
-    const owner = await signup(t.app);
-    const ws = await createWorkspace(t.app, owner, 'Local');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Local' });
     const res = await t.app.inject({
       method: 'POST',
       url: `/v1/workspaces/${ws.slug}/invitations`,

@@ -8,11 +8,11 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   expectError,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -38,8 +38,7 @@ function harness(getApp: () => TestApp) {
   const h = {
     issued,
     async newOwner(): Promise<{ session: Session; ws: Json; caller: Caller }> {
-      const session = await signup(t().app);
-      const ws = await createWorkspace(t().app, session, `Team ${suffix()}`);
+      const { session, ws } = await ownerWorkspace(t().app);
       return { session, ws, caller: h.viaSession(session, ws) };
     },
     async newMember(ws: Json, role: 'owner' | 'admin' | 'viewer'): Promise<Session> {
