@@ -479,6 +479,30 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
   });
 
+  describe('the session cookie', () => {
+    it('is sent again when an active session is refreshed, so the browser keeps it 14 days from the last use', async () => {
+      const session = await signup(t.app);
+      const meNow = () => me(t.app, { cookie: session.cookie });
+      const fresh = await meNow();
+      expect(fresh.statusCode).toBe(200);
+      expect(fresh.headers['set-cookie']).toBeUndefined();
+
+      t.clock.advance(10 * DAY);
+      const renewed = await meNow();
+      expect(renewed.statusCode).toBe(200);
+      const cookie = String(renewed.headers['set-cookie']);
+      expect(cookie).toContain(`${session.cookie};`);
+      expect(cookie).toContain('Max-Age=1209600');
+      expect(cookie).toContain('HttpOnly');
+
+      await t.services.usage.flush();
+      expect((await meNow()).headers['set-cookie']).toBeUndefined();
+      // Ten more days: still alive, because it was used in between.
+      t.clock.advance(10 * DAY);
+      expect((await meNow()).statusCode).toBe(200);
+    });
+  });
+
   describe('GET /v1/me', () => {
     it('returns the user, the CSRF token and the workspaces with the role in each', async () => {
       const { session, ws: own } = await ownerWorkspace(t.app);

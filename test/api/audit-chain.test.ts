@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chainHash, GENESIS_HASH } from '../../src/audit/chain.js';
 import { createRetentionPurge } from '../../src/audit/retention.js';
+import { chainedFields } from '../../src/audit/service.js';
 import { createJobRunner } from '../../src/jobs/schedule.js';
 import {
   auditRows,
@@ -256,6 +258,40 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
         .where('id', '=', rows[1]?.id ?? '')
         .execute();
       expect((await verify(reader)).ok).toBe(true);
+    });
+  });
+
+  describe('recording under concurrency', () => {
+    it('chains every entry of a workspace to the one before, without forks under concurrency', async () => {
+      const { ws, ownerKey } = await workspace('Chain');
+      // 20 concurrent changes, each writing its own entry.
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          t.app.inject({
+            method: 'PATCH',
+            url: '/v1/settings',
+            headers: bearer(ownerKey),
+            payload: { name: `Chain ${i}` },
+          }),
+        ),
+      );
+      for (const res of results) expect(res.statusCode, res.body).toBe(200);
+      const rows = await auditRows(t, ws.id);
+      // workspace.created and api_key.created, then one workspace.settings_changed per change.
+      expect(rows.length).toBe(2 + 20);
+      let prev = GENESIS_HASH;
+      rows.forEach((row, i) => {
+        expect(row.seq).toBe(i + 1);
+        expect(row.prev_hash).toBe(prev);
+        expect(row.hash).toBe(chainHash(prev, chainedFields(row)));
+        prev = row.hash;
+      });
+      const head = await t.services.db
+        .selectFrom('audit_heads')
+        .selectAll()
+        .where('workspace_id', '=', ws.id)
+        .executeTakeFirstOrThrow();
+      expect(head).toMatchObject({ seq: rows.length, hash: prev });
     });
   });
 

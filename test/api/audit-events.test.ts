@@ -354,6 +354,36 @@ describe.each(dialects())('%s: audit events', (dialect) => {
     expect(await count()).toBe(before);
   });
 
+  describe('the request behind an entry', () => {
+    it('records who did it, from where, with the request id', async () => {
+      const { session, ws } = await owner('Who');
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/workspaces/${ws.slug}/settings`,
+        headers: { ...session.headers, 'user-agent': 'audit-test/1.0' },
+        payload: { timezone: 'Europe/Berlin' },
+      });
+      expect(res.statusCode).toBe(200);
+      const row = await t.services.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('workspace_id', '=', ws.id)
+        .where('event', '=', 'workspace.settings_changed')
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({
+        actor_type: 'user',
+        actor_id: session.user.id,
+        actor_name: session.user.email,
+        target_type: 'workspace',
+        target_id: ws.id,
+        user_agent: 'audit-test/1.0',
+        ip: '127.0.0.1',
+        request_id: res.headers['x-request-id'],
+      });
+      expect(JSON.parse(row.changes ?? 'null')).toEqual({ timezone: { from: 'UTC', to: 'Europe/Berlin' } });
+    });
+  });
+
   it('no secret issued above appears in any column of any audit row', async () => {
     const rows = await t.services.db.selectFrom('audit_log').selectAll().execute();
     expect(rows.length).toBeGreaterThan(20);

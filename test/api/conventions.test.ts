@@ -1,6 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { MAX_PAGE } from '../../src/http/schemas.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer } from '../../src/server.js';
 import {
   addMember,
   bearer,
@@ -463,6 +470,44 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
     });
   });
 
+  describe('Idempotency-Key with dashboard sessions', () => {
+    it('is scoped to the session user: another session of the same user replays, another user does not', async () => {
+      const { session: first, ws } = await ownerWorkspace(t.app);
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { email: first.user.email, password: PASSWORD },
+      });
+      const second = sessionFrom(login);
+      expect(second.cookie).not.toBe(first.cookie);
+
+      const create = (headers: Record<string, string>) =>
+        t.app.inject({
+          method: 'POST',
+          url: `/v1/workspaces/${ws.slug}/api-keys`,
+          headers: { ...headers, 'idempotency-key': 'create-ci-key' },
+          payload: { name: 'ci', kind: 'team' },
+        });
+      const original = await create(first.headers);
+      expect(original.statusCode).toBe(201);
+      const replay = await create(second.headers);
+      expect(replay.statusCode).toBe(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(json(replay).key).toBe(json(original).key);
+
+      const { session: other, ws: otherWs } = await ownerWorkspace(t.app);
+      const theirs = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${otherWs.slug}/api-keys`,
+        headers: { ...other.headers, 'idempotency-key': 'create-ci-key' },
+        payload: { name: 'ci', kind: 'team' },
+      });
+      expect(theirs.statusCode).toBe(201);
+      expect(theirs.headers['idempotent-replayed']).toBeUndefined();
+      expect(json(theirs).key).not.toBe(json(original).key);
+    });
+  });
+
   describe('logs', () => {
     it('never logs a password, an API key, a session cookie or a CSRF token, and logs one line per request', async () => {
       const from = t.logs.length;
@@ -587,6 +632,23 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
         });
         expect(typeof mine[0]?.duration_ms).toBe('number');
       }
+    });
+  });
+
+  describe('the walk-through of the README', () => {
+    it('signs up, creates a workspace and an API key, and calls the API with it', async () => {
+      const { ws, key } = await ownerWorkspace(t.app, { name: 'Acme Production', key: 'team' });
+      expect(ws.slug).toBe('acme-production');
+      expect(key.key).toMatch(/^tok_live_/);
+      const res = await t.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(key.key) });
+      expect(res.statusCode).toBe(200);
+      expect(json(res)).toMatchObject({
+        id: ws.id,
+        slug: 'acme-production',
+        timezone: 'UTC',
+        default_token_expiration_days: 90,
+      });
+      expect(res.headers['x-ratelimit-limit']).toBe('1000');
     });
   });
 
@@ -738,5 +800,37 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
       await nodeB.close();
       await database.drop();
     }
+  });
+});
+
+describe.each(dialects())('%s: the server process', (dialect) => {
+  it('migrates, listens, answers health checks over HTTP and stops cleanly', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tooken-serve-'));
+    const db = dialect === 'postgres' ? await freshDatabase('postgres') : null;
+    const env: Record<string, string> = { TOOKEN_PORT: '0', TOOKEN_DATA_DIR: dataDir };
+    if (db) env.TOOKEN_DATABASE_URL = db.url;
+    const lines: string[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk, _e, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const server = await startServer(loadConfig(env), logger);
+    try {
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(await ready.json()).toEqual({ status: 'ready' });
+      expect(lines.some((l) => l.includes('"migrations applied"'))).toBe(true);
+    } finally {
+      await server.stop();
+      await db?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
