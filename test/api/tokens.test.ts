@@ -418,10 +418,12 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       expect(json(await list(viaSession(session, ws))).meta.total).toBe(1);
     });
 
-    it('lets a token with tokens:write mint only built-in scopes it holds, and any custom scope', async () => {
+    it('lets a token with tokens:write mint only scopes it holds, built-in or custom', async () => {
       const { session, ws } = await ownerWorkspace(t.app);
       await patchSettings(session, ws, { custom_scopes: ['orders:write'] });
-      const minter = await issue(viaSession(session, ws), { scopes: ['tokens:write', 'tokens:verify'] });
+      const minter = await issue(viaSession(session, ws), {
+        scopes: ['tokens:write', 'tokens:verify', 'orders:write'],
+      });
       const asMinter = viaBearer(minter.token);
       await issue(asMinter, { scopes: ['tokens:verify'] });
       await issue(asMinter, { scopes: ['tokens:write', 'orders:write'] });
@@ -435,6 +437,45 @@ describe.each(dialects())('%s: tokens', (dialect) => {
         'forbidden',
       );
       expect(json(await list(viaSession(session, ws))).meta.total).toBe(4);
+    });
+
+    // Known defect: a token's escalation check looks at built-in scopes only, so a token with
+    // tokens:write mints any custom scope of its workspace, which the workspace's own services then
+    // honour. The rule: a token never creates a token holding a scope, built-in or custom, that it
+    // does not hold itself. Drop `.fails` once the check covers custom scopes.
+    it.fails('refuses a token minting a token with a custom scope it does not hold', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      await patchSettings(session, ws, { custom_scopes: ['orders:write'] });
+      const minter = await issue(viaSession(session, ws), { scopes: ['tokens:write'] });
+      const res = await create(viaBearer(minter.token), { name: 'orders', scopes: ['orders:write'] });
+      expectError(res, 403, 'forbidden');
+      expect(json(await list(viaSession(session, ws))).meta.total).toBe(1);
+    });
+
+    // Known defect: nothing bounds the expiry of a token created by a token, so one that expires
+    // tomorrow mints one that never expires. The rule: a token created by a token expires no later
+    // than its creator (it may be refused, or its expiry capped). Drop `.fails` once it is enforced.
+    it.fails('never lets a token mint a token that outlives it', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      const expiresAt = iso(t.clock.now() + DAY_MS);
+      const minter = await issue(viaSession(session, ws), {
+        scopes: ['tokens:write', 'tokens:read'],
+        expires_at: expiresAt,
+      });
+      for (const expiry of [{ expires_at: null }, {}, { expires_at: iso(t.clock.now() + 2 * DAY_MS) }]) {
+        const res = await create(viaBearer(minter.token), {
+          name: `child-${suffix()}`,
+          scopes: ['tokens:read'],
+          ...expiry,
+        });
+        expect(res.statusCode, res.body).toBeLessThan(500);
+        if (res.statusCode === 201) {
+          expect(json(res).expires_at).not.toBeNull();
+          expect(Date.parse(json(res).expires_at)).toBeLessThanOrEqual(Date.parse(expiresAt));
+        } else {
+          expect(res.statusCode).toBeGreaterThanOrEqual(400);
+        }
+      }
     });
   });
 
@@ -733,6 +774,19 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       expect(await auditRows(ws.id, 'token.rotated')).toHaveLength(0);
       // A token may still rotate one whose built-in scopes it holds (itself included).
       expect((await rotate(viaBearer(rotator.token), rotator.id, {})).statusCode).toBe(200);
+    });
+
+    // Known defect: like minting, rotation checks built-in scopes only, so a token with
+    // tokens:rotate obtains a working secret of a token holding custom scopes it does not hold.
+    // Drop `.fails` once the check covers custom scopes.
+    it.fails('refuses a token rotating (and so obtaining) a token with a custom scope it does not hold', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      await patchSettings(session, ws, { custom_scopes: ['orders:write'] });
+      const orders = await issue(viaSession(session, ws), { scopes: ['tokens:read', 'orders:write'] });
+      const rotator = await issue(viaSession(session, ws), { scopes: ['tokens:rotate', 'tokens:read'] });
+      const res = await rotate(viaBearer(rotator.token), orders.id, {});
+      expectError(res, 403, 'forbidden');
+      expect(await verifyCode(viaSession(session, ws), orders.token)).toBe('VALID');
     });
 
     it('leaves exactly one current secret after concurrent rotations', async () => {
