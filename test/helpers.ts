@@ -194,6 +194,52 @@ export async function createApiKey(
   return json(res);
 }
 
+/** A new user who owns a new workspace, as most API tests begin. */
+export interface OwnerWorkspace {
+  /** The Owner's dashboard session: `session.headers` carry the cookie and the CSRF token. */
+  session: Session;
+  /** The workspace as `POST /v1/workspaces` answered: id, name, slug, role, created_at. */
+  ws: Json;
+}
+
+/** The same, with an API key of the workspace created by its Owner (the secret is `key.key`). */
+export interface OwnerWorkspaceWithKey extends OwnerWorkspace {
+  key: Json;
+}
+
+export interface OwnerWorkspaceOptions {
+  /** The workspace name; by default a unique one, so slugs never collide within an app. */
+  name?: string;
+  /** The Owner's email; by default a unique one. */
+  email?: string;
+}
+
+/**
+ * Signs up an Owner and creates their workspace, with an API key when `key` is given: `'team'`
+ * for a team key with the default (admin) role, or the body of `POST /api-keys` for any other.
+ */
+export async function ownerWorkspace(
+  app: FastifyInstance,
+  options?: OwnerWorkspaceOptions,
+): Promise<OwnerWorkspace>;
+export async function ownerWorkspace(
+  app: FastifyInstance,
+  options: OwnerWorkspaceOptions & { key: 'team' | Json },
+): Promise<OwnerWorkspaceWithKey>;
+export async function ownerWorkspace(
+  app: FastifyInstance,
+  options: OwnerWorkspaceOptions & { key?: 'team' | Json } = {},
+): Promise<OwnerWorkspace | OwnerWorkspaceWithKey> {
+  const session = await signup(app, options.email ?? uniqueEmail('owner'));
+  const ws = await createWorkspace(app, session, options.name ?? `Team ${randomBytes(4).toString('hex')}`);
+  if (options.key === undefined) return { session, ws };
+  const key =
+    options.key === 'team'
+      ? await createApiKey(app, session, ws.slug)
+      : await createApiKey(app, session, ws.slug, options.key);
+  return { session, ws, key };
+}
+
 /** Adds a user to a workspace directly (the members API arrives with invitations). */
 export async function addMember(
   services: Services,
@@ -207,7 +253,7 @@ export async function addMember(
     .execute();
 }
 
-/** Asserts an error response of SPEC §3's shape, optionally naming a field in `details`. */
+/** Asserts an error response of docs/api.md#conventions's shape, optionally naming a field in `details`. */
 export function expectError(
   res: LightMyRequestResponse,
   status: number,

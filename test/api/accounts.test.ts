@@ -11,6 +11,7 @@ import {
   createWorkspace,
   dialects,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   sessionFrom,
@@ -478,12 +479,34 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
   });
 
+  describe('the session cookie', () => {
+    it('is sent again when an active session is refreshed, so the browser keeps it 14 days from the last use', async () => {
+      const session = await signup(t.app);
+      const meNow = () => me(t.app, { cookie: session.cookie });
+      const fresh = await meNow();
+      expect(fresh.statusCode).toBe(200);
+      expect(fresh.headers['set-cookie']).toBeUndefined();
+
+      t.clock.advance(10 * DAY);
+      const renewed = await meNow();
+      expect(renewed.statusCode).toBe(200);
+      const cookie = String(renewed.headers['set-cookie']);
+      expect(cookie).toContain(`${session.cookie};`);
+      expect(cookie).toContain('Max-Age=1209600');
+      expect(cookie).toContain('HttpOnly');
+
+      await t.services.usage.flush();
+      expect((await meNow()).headers['set-cookie']).toBeUndefined();
+      // Ten more days: still alive, because it was used in between.
+      t.clock.advance(10 * DAY);
+      expect((await meNow()).statusCode).toBe(200);
+    });
+  });
+
   describe('GET /v1/me', () => {
     it('returns the user, the CSRF token and the workspaces with the role in each', async () => {
-      const owner = await signup(t.app);
-      const session = await signup(t.app);
-      const own = await createWorkspace(t.app, session, `Mine ${Date.now()}`);
-      const shared = await createWorkspace(t.app, owner, `Shared ${Date.now()}`);
+      const { session, ws: own } = await ownerWorkspace(t.app);
+      const { ws: shared } = await ownerWorkspace(t.app);
       await addMember(t.services, shared.id, session.user.id, 'viewer');
       const res = await me(t.app, { cookie: session.cookie });
       expect(res.statusCode).toBe(200);
@@ -500,8 +523,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('answers 403 to an API key', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Keyed ${Date.now()}`);
+      const { session, ws } = await ownerWorkspace(t.app);
       for (const kind of ['team', 'personal']) {
         const key = await createApiKey(t.app, session, ws.slug, { name: `me-${kind}`, kind });
         const res = await me(t.app, bearer(key.key));
@@ -570,8 +592,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('answers 403 to PATCH and DELETE without X-CSRF-Token and changes nothing', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Guarded ${Date.now()}`);
+      const { session, ws } = await ownerWorkspace(t.app);
       const patch = await t.app.inject({
         method: 'PATCH',
         url: `/v1/workspaces/${ws.slug}/settings`,
@@ -596,8 +617,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('lets GET through with the cookie alone', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Readable ${Date.now()}`);
+      const { session, ws } = await ownerWorkspace(t.app);
       for (const url of ['/v1/me', '/v1/workspaces', `/v1/workspaces/${ws.slug}/settings`]) {
         const res = await t.app.inject({ method: 'GET', url, headers: { cookie: session.cookie } });
         expect(res.statusCode).toBe(200);
@@ -605,9 +625,7 @@ describe.each(dialects())('%s: accounts', (dialect) => {
     });
 
     it('does not ask bearer credentials for a CSRF token', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Bearer ${Date.now()}`);
-      const key = await createApiKey(t.app, session, ws.slug, { name: 'personal', kind: 'personal' });
+      const { key } = await ownerWorkspace(t.app, { key: { name: 'personal', kind: 'personal' } });
       const res = await t.app.inject({
         method: 'PATCH',
         url: '/v1/settings',
@@ -773,7 +791,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       expect(users).toHaveLength(0);
     });
 
-    it('still lets an email with a pending invitation sign up (SPEC §7)', async () => {
+    it('still lets an email with a pending invitation sign up (docs/workspaces.md#members)', async () => {
       // No one can sign up here, so the inviting owner and workspace are written directly.
       const db = t.services.db;
       const ownerId = newId('usr');

@@ -7,11 +7,11 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   expectError,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -45,13 +45,6 @@ describe.each(dialects())('%s: API keys', (dialect) => {
   });
   afterAll(() => t.close());
 
-  /** A new user who owns a new workspace. */
-  async function newOwner(): Promise<{ session: Session; ws: Json }> {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Team ${Math.random().toString(36).slice(2, 8)}`);
-    return { session, ws };
-  }
-
   /** A new user added to `ws` with `role`, signed in. */
   async function newMember(ws: Json, role: 'owner' | 'admin' | 'viewer'): Promise<Session> {
     const session = await signup(t.app);
@@ -84,7 +77,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('POST /api-keys', () => {
     it('creates a team key with a session and returns the secret once, in the documented shape', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const res = await create(viaSession(session, ws), { name: 'CI deploy', kind: 'team' });
       expect(res.statusCode, res.body).toBe(201);
       const body = json(res);
@@ -109,7 +102,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('stores only the SHA-256 digest of the key, never the key itself', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const created = await createApiKey(t.app, session, ws.slug, { name: 'stored', kind: 'team' });
       const row = await keyRow(created.id);
       expect(row?.digest).toBe(sha256(created.key));
@@ -120,7 +113,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('creates personal and team keys with a Bearer key on /v1/api-keys', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const mine = await createApiKey(t.app, session, ws.slug, { name: 'mine', kind: 'personal' });
       expect(mine).toMatchObject({ kind: 'personal', role: 'owner', user_id: session.user.id });
 
@@ -142,7 +135,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('gives a team key the admin role by default and the viewer role when asked', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expect(json(await create(caller, { name: 'default', kind: 'team' })).role).toBe('admin');
       expect(json(await create(caller, { name: 'admin', kind: 'team', role: 'admin' })).role).toBe('admin');
@@ -152,7 +145,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('accepts names of 1 to 100 characters and answers 400 outside that range', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expect((await create(caller, { name: 'x', kind: 'team' })).statusCode).toBe(201);
       expect((await create(caller, { name: 'y'.repeat(100), kind: 'team' })).statusCode).toBe(201);
@@ -168,21 +161,21 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 409 when the name is already taken in the workspace, ignoring case', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expect((await create(caller, { name: 'Deploy', kind: 'team' })).statusCode).toBe(201);
       const body = expectError(await create(caller, { name: 'DEPLOY', kind: 'personal' }), 409, 'conflict');
       expect(body.details).toEqual([expect.objectContaining({ field: 'name' })]);
       expect(JSON.stringify(body)).not.toContain('tok_live_');
       // Another workspace may use the same name.
-      const other = await newOwner();
+      const other = await ownerWorkspace(t.app);
       expect(
         (await create(viaSession(other.session, other.ws), { name: 'deploy', kind: 'team' })).statusCode,
       ).toBe(201);
     });
 
     it('answers 400 when a personal key is given a role', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       for (const role of ['admin', 'viewer']) {
         const body = expectError(
           await create(viaSession(session, ws), { name: `p-${role}`, kind: 'personal', role }),
@@ -196,7 +189,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 400 for an unknown kind, a missing kind, an owner role or an unknown field', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expectError(await create(caller, { name: 'a', kind: 'service' }), 400, 'bad_request');
       expectError(await create(caller, { name: 'b' }), 400, 'bad_request');
@@ -206,7 +199,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 403 when an Admin or a Viewer creates a team key, yet lets them create personal keys', async () => {
-      const { ws } = await newOwner();
+      const { ws } = await ownerWorkspace(t.app);
       for (const role of ['admin', 'viewer'] as const) {
         const member = await newMember(ws, role);
         const caller = viaSession(member, ws);
@@ -222,7 +215,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 403 when a team key tries to create any key', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       for (const role of ['admin', 'viewer']) {
         const team = await createApiKey(t.app, session, ws.slug, {
           name: `team-${role}`,
@@ -239,7 +232,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('GET /api-keys', () => {
     it('lists the caller’s personal keys and all team keys, newest first; the Owner also sees other members’ personal keys', async () => {
-      const { session: owner, ws } = await newOwner();
+      const { session: owner, ws } = await ownerWorkspace(t.app);
       const admin = await newMember(ws, 'admin');
       const team = await createApiKey(t.app, owner, ws.slug, { name: 'team', kind: 'team' });
       t.clock.advance(1000);
@@ -277,7 +270,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('pages the list and answers an empty page past the end', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
         ids.unshift((await createApiKey(t.app, session, ws.slug, { name: `k${i}`, kind: 'team' })).id);
@@ -294,7 +287,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('POST /api-keys/{id}/regenerate', () => {
     it('returns a new secret with the same id, name and role; the old secret answers 401 on the next request', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const team = await createApiKey(t.app, session, ws.slug, {
         name: 'Viewer CI',
         kind: 'team',
@@ -323,7 +316,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('lets a member regenerate their own personal key with that very key', async () => {
-      const { ws } = await newOwner();
+      const { ws } = await ownerWorkspace(t.app);
       const viewer = await newMember(ws, 'viewer');
       const own = await createApiKey(t.app, viewer, ws.slug, { name: 'viewer-own', kind: 'personal' });
       const res = await regenerate(viaKey(own.key), own.id);
@@ -339,7 +332,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('forbids the Owner to regenerate another member’s personal key but lets them delete it', async () => {
-      const { session: owner, ws } = await newOwner();
+      const { session: owner, ws } = await ownerWorkspace(t.app);
       const admin = await newMember(ws, 'admin');
       const adminKey = await createApiKey(t.app, admin, ws.slug, { name: 'admin-own', kind: 'personal' });
       const ownerKey = await createApiKey(t.app, owner, ws.slug, { name: 'owner-own', kind: 'personal' });
@@ -356,7 +349,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 404 when a non-owner names another member’s personal key', async () => {
-      const { session: owner, ws } = await newOwner();
+      const { session: owner, ws } = await ownerWorkspace(t.app);
       const admin = await newMember(ws, 'admin');
       const viewer = await newMember(ws, 'viewer');
       const ownerKey = await createApiKey(t.app, owner, ws.slug, { name: 'owner-own', kind: 'personal' });
@@ -373,7 +366,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 403 when an Admin or a Viewer regenerates or deletes a team key', async () => {
-      const { session: owner, ws } = await newOwner();
+      const { session: owner, ws } = await ownerWorkspace(t.app);
       const team = await createApiKey(t.app, owner, ws.slug, { name: 'team', kind: 'team' });
       for (const role of ['admin', 'viewer'] as const) {
         const member = await newMember(ws, role);
@@ -387,8 +380,8 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 404 for a key of another workspace or an unknown id, on both path styles', async () => {
-      const { session, ws } = await newOwner();
-      const other = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
+      const other = await ownerWorkspace(t.app);
       const foreign = await createApiKey(t.app, other.session, other.ws.slug, {
         name: 'foreign',
         kind: 'team',
@@ -406,7 +399,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('DELETE /api-keys/{id}', () => {
     it('deletes a key with 204 and the key answers 401 at once', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const own = await createApiKey(t.app, session, ws.slug, { name: 'own', kind: 'personal' });
       const team = await createApiKey(t.app, session, ws.slug, { name: 'team', kind: 'team' });
       expect((await settings(team.key)).statusCode).toBe(200);
@@ -424,7 +417,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('authority of a key', () => {
     it('acts with its member’s current role, so a demotion narrows it at once', async () => {
-      const { session: owner, ws } = await newOwner();
+      const { session: owner, ws } = await ownerWorkspace(t.app);
       const other = await newMember(ws, 'owner');
       const own = await createApiKey(t.app, other, ws.slug, { name: 'own', kind: 'personal' });
       expect((await patchSettings(own.key, { name: 'Renamed' })).statusCode).toBe(200);
@@ -450,7 +443,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('answers 401 for a personal key whose user is no longer a member', async () => {
-      const { session: owner, ws } = await newOwner();
+      const { session: owner, ws } = await ownerWorkspace(t.app);
       const admin = await newMember(ws, 'admin');
       const own = await createApiKey(t.app, admin, ws.slug, { name: 'leaver', kind: 'personal' });
       expect((await settings(own.key)).statusCode).toBe(200);
@@ -465,7 +458,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('keeps a team key’s fixed role whatever happens to the member who made it', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const adminTeam = await createApiKey(t.app, session, ws.slug, { name: 'admin', kind: 'team' });
       const viewerTeam = await createApiKey(t.app, session, ws.slug, {
         name: 'v',
@@ -487,8 +480,8 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('reaches only its own workspace: another workspace’s slug answers 404', async () => {
-      const { session, ws } = await newOwner();
-      const other = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
+      const other = await ownerWorkspace(t.app);
       const own = await createApiKey(t.app, session, ws.slug, { name: 'own', kind: 'personal' });
       const mine = await t.app.inject({
         method: 'GET',
@@ -515,7 +508,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('last_used_at', () => {
     it('stays null until the key is used, and is written in a batch by the usage flush', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const team = await createApiKey(t.app, session, ws.slug, { name: 'used', kind: 'team' });
       await t.services.usage.flush();
       const find = async () =>
@@ -538,7 +531,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('audit', () => {
     it('records api_key.created, regenerated and deleted with the right actor and target and no secret', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const own = await createApiKey(t.app, session, ws.slug, { name: 'owner-own', kind: 'personal' });
       const team = await createApiKey(t.app, session, ws.slug, { name: 'pipeline', kind: 'team' });
       const regenerated = json(await regenerate(viaKey(own.key), team.id));
@@ -589,7 +582,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
 
   describe('authentication', () => {
     it('answers 401 "Invalid or missing API key" for a missing, malformed, corrupted, unknown or Basic credential', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const real = await createApiKey(t.app, session, ws.slug, { name: 'real', kind: 'team' });
       const cases: [string, Record<string, string>][] = [
         ['no header', {}],
@@ -621,7 +614,7 @@ describe.each(dialects())('%s: API keys', (dialect) => {
     });
 
     it('rejects a key with a bad checksum without reading storage', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const real = await createApiKey(t.app, session, ws.slug, { name: 'real', kind: 'team' });
       const spy = vi.spyOn(t.services.db, 'selectFrom');
       try {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chainHash, GENESIS_HASH } from '../../src/audit/chain.js';
 import { createRetentionPurge } from '../../src/audit/retention.js';
+import { chainedFields } from '../../src/audit/service.js';
 import { createJobRunner } from '../../src/background.js';
 import {
   auditRows,
@@ -16,10 +18,10 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -28,7 +30,7 @@ import {
 
 const silent = { error: () => {}, warn: () => {}, debug: () => {}, info: () => {} };
 
-/** SPEC §8.4: retention and the tamper-evident chain. */
+/** docs/audit.md#hash-chain: retention and the tamper-evident chain. */
 describe.each(dialects())('%s: audit retention and chain', (dialect) => {
   let t: TestApp;
   beforeAll(async () => {
@@ -38,9 +40,10 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
 
   /** A workspace and its Owner's personal key (an Owner credential that outlives any session). */
   async function workspace(name: string) {
-    const session = await signup(t.app, uniqueEmail('owner'));
-    const ws = await createWorkspace(t.app, session, name);
-    const key = await createApiKey(t.app, session, ws.slug, { name: 'owner-key', kind: 'personal' });
+    const { session, ws, key } = await ownerWorkspace(t.app, {
+      name,
+      key: { name: 'owner-key', kind: 'personal' },
+    });
     return { session, ws, ownerKey: key.key as string, reader: { secret: key.key } as Reader };
   }
 
@@ -255,6 +258,40 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
         .where('id', '=', rows[1]?.id ?? '')
         .execute();
       expect((await verify(reader)).ok).toBe(true);
+    });
+  });
+
+  describe('recording under concurrency', () => {
+    it('chains every entry of a workspace to the one before, without forks under concurrency', async () => {
+      const { ws, ownerKey } = await workspace('Chain');
+      // 20 concurrent changes, each writing its own entry.
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          t.app.inject({
+            method: 'PATCH',
+            url: '/v1/settings',
+            headers: bearer(ownerKey),
+            payload: { name: `Chain ${i}` },
+          }),
+        ),
+      );
+      for (const res of results) expect(res.statusCode, res.body).toBe(200);
+      const rows = await auditRows(t, ws.id);
+      // workspace.created and api_key.created, then one workspace.settings_changed per change.
+      expect(rows.length).toBe(2 + 20);
+      let prev = GENESIS_HASH;
+      rows.forEach((row, i) => {
+        expect(row.seq).toBe(i + 1);
+        expect(row.prev_hash).toBe(prev);
+        expect(row.hash).toBe(chainHash(prev, chainedFields(row)));
+        prev = row.hash;
+      });
+      const head = await t.services.db
+        .selectFrom('audit_heads')
+        .selectAll()
+        .where('workspace_id', '=', ws.id)
+        .executeTakeFirstOrThrow();
+      expect(head).toMatchObject({ seq: rows.length, hash: prev });
     });
   });
 

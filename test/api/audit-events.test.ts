@@ -5,10 +5,10 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   signup,
@@ -18,7 +18,7 @@ import {
 
 const UA = 'audit-events-test/2.0';
 
-/** SPEC §8.1: every implemented event, with its actor, target and changes, after its action. */
+/** docs/audit.md#entries: every implemented event, with its actor, target and changes, after its action. */
 describe.each(dialects())('%s: audit events', (dialect) => {
   let t: TestApp;
   /** Every secret issued in this file: none may appear in any audit row. */
@@ -29,9 +29,8 @@ describe.each(dialects())('%s: audit events', (dialect) => {
   afterAll(() => t.close());
 
   async function owner(name: string) {
-    const session = await signup(t.app, uniqueEmail('owner'));
+    const { session, ws } = await ownerWorkspace(t.app, { name });
     secrets.push(session.csrf, session.cookie.split('=')[1] ?? session.cookie);
-    const ws = await createWorkspace(t.app, session, name);
     return { session, ws, reader: { session, slug: ws.slug } as Reader };
   }
 
@@ -185,7 +184,7 @@ describe.each(dialects())('%s: audit events', (dialect) => {
       scopes: ['tokens:read'],
     });
     const revoked = await call(worker.body.token, 'DELETE', `/tokens/${victim.body.id}`);
-    // Revoking again is a no-op with no second entry (SPEC §5.4).
+    // Revoking again is a no-op with no second entry (docs/tokens.md#revoke).
     await call(worker.body.token, 'DELETE', `/tokens/${victim.body.id}`);
     const rotated = await call({ session, slug: ws.slug }, 'POST', `/tokens/${worker.body.id}/rotate`, {
       grace_period_seconds: 60,
@@ -353,6 +352,36 @@ describe.each(dialects())('%s: audit events', (dialect) => {
       expect(res.statusCode, `${r.method} ${r.url}`).toBeGreaterThanOrEqual(400);
     }
     expect(await count()).toBe(before);
+  });
+
+  describe('the request behind an entry', () => {
+    it('records who did it, from where, with the request id', async () => {
+      const { session, ws } = await owner('Who');
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/workspaces/${ws.slug}/settings`,
+        headers: { ...session.headers, 'user-agent': 'audit-test/1.0' },
+        payload: { timezone: 'Europe/Berlin' },
+      });
+      expect(res.statusCode).toBe(200);
+      const row = await t.services.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('workspace_id', '=', ws.id)
+        .where('event', '=', 'workspace.settings_changed')
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({
+        actor_type: 'user',
+        actor_id: session.user.id,
+        actor_name: session.user.email,
+        target_type: 'workspace',
+        target_id: ws.id,
+        user_agent: 'audit-test/1.0',
+        ip: '127.0.0.1',
+        request_id: res.headers['x-request-id'],
+      });
+      expect(JSON.parse(row.changes ?? 'null')).toEqual({ timezone: { from: 'UTC', to: 'Europe/Berlin' } });
+    });
   });
 
   it('no secret issued above appears in any column of any audit row', async () => {

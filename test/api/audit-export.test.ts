@@ -2,21 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, getAs, listAudit, parseCsv, type Reader, seedChain } from '../audit-support.js';
 import {
   bearer,
-  createApiKey,
   createTestApp,
   createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
-  signup,
   type TestApp,
-  uniqueEmail,
 } from '../helpers.js';
 
 const TRICKY = 'a,"b"\nc';
 
-/** SPEC §8.3: GET /v1/audit-logs/export. */
+/** docs/audit.md#csv-export: GET /v1/audit-logs/export. */
 describe.each(dialects())('%s: audit export', (dialect) => {
   let t: TestApp;
   let owner: Session;
@@ -28,9 +26,10 @@ describe.each(dialects())('%s: audit export', (dialect) => {
 
   beforeAll(async () => {
     t = await createTestApp(dialect, { TOOKEN_RATE_LIMIT_PER_MINUTE: '100000' });
-    owner = await signup(t.app, uniqueEmail('owner'));
-    ws = await createWorkspace(t.app, owner, 'Export Co');
-    const key = await createApiKey(t.app, owner, ws.slug, { name: '+key', kind: 'team' });
+    const created = await ownerWorkspace(t.app, { name: 'Export Co', key: { name: '+key', kind: 'team' } });
+    owner = created.session;
+    ws = created.ws;
+    const { key } = created;
     secrets.push(key.key);
     reader = { secret: key.key };
     const patch = await t.app.inject({

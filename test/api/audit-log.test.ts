@@ -5,17 +5,17 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
   uniqueEmail,
 } from '../helpers.js';
 
-/** SPEC §8.2 (reading) and §2.3 (who may read). */
+/** docs/audit.md#reading-the-log (reading) and §2.3 (who may read). */
 describe.each(dialects())('%s: GET /v1/audit-logs', (dialect) => {
   let t: TestApp;
   beforeAll(async () => {
@@ -24,8 +24,7 @@ describe.each(dialects())('%s: GET /v1/audit-logs', (dialect) => {
   afterAll(() => t.close());
 
   async function workspace(name: string) {
-    const session = await signup(t.app, uniqueEmail('owner'));
-    const ws = await createWorkspace(t.app, session, name);
+    const { session, ws } = await ownerWorkspace(t.app, { name });
     return { session, ws, reader: { session, slug: ws.slug } as Reader };
   }
 

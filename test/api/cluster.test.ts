@@ -1,14 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  bearer,
-  createApiKey,
-  createTestApp,
-  createWorkspace,
-  dialects,
-  json,
-  signup,
-  type TestApp,
-} from '../helpers.js';
+import { bearer, createTestApp, dialects, json, ownerWorkspace, type TestApp } from '../helpers.js';
 
 const onPostgres = dialects().filter((d) => d === 'postgres');
 
@@ -36,9 +27,7 @@ describe.runIf(onPostgres.length > 0)('postgres: two nodes on one database', () 
   });
 
   async function setup() {
-    const session = await signup(a.app);
-    const ws = await createWorkspace(a.app, session, `Cluster ${Math.random()}`);
-    const key = await createApiKey(a.app, session, ws.slug);
+    const { key } = await ownerWorkspace(a.app, { key: 'team' });
     const res = await a.app.inject({
       method: 'POST',
       url: '/v1/tokens',
@@ -98,9 +87,7 @@ describe.runIf(onPostgres.length > 0)('postgres: two nodes on one database', () 
   });
 
   it('refuses a regenerated API key and a demoted member’s key on the other node at once', async () => {
-    const owner = await signup(a.app);
-    const ws = await createWorkspace(a.app, owner, `Keys ${Math.random()}`);
-    const key = await createApiKey(a.app, owner, ws.slug);
+    const { session: owner, ws, key } = await ownerWorkspace(a.app, { key: 'team' });
     const settingsOn = async (node: TestApp, secret: string) =>
       (await node.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(secret) })).statusCode;
     expect(await settingsOn(b, key.key)).toBe(200); // cached on node B
@@ -115,9 +102,7 @@ describe.runIf(onPostgres.length > 0)('postgres: two nodes on one database', () 
   });
 
   it('shares the management rate-limit budget between nodes', async () => {
-    const session = await signup(a.app);
-    const ws = await createWorkspace(a.app, session, `Budget ${Math.random()}`);
-    const key = await createApiKey(a.app, session, ws.slug);
+    const { key } = await ownerWorkspace(a.app, { key: 'team' });
     const remaining = async (node: TestApp) =>
       Number(
         (await node.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(key.key) })).headers[

@@ -1,16 +1,23 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { MAX_PAGE } from '../../src/http/schemas.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer } from '../../src/server.js';
 import {
   addMember,
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   freshDatabase,
   type Json,
   json,
+  ownerWorkspace,
   PASSWORD,
   type Session,
   sessionFrom,
@@ -49,12 +56,8 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
   });
   afterAll(() => t.close());
 
-  async function newOwner(): Promise<{ session: Session; ws: Json; key: Json }> {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Conv ${Math.random().toString(36).slice(2, 8)}`);
-    const key = await createApiKey(t.app, session, ws.slug, { name: 'owner', kind: 'personal' });
-    return { session, ws, key };
-  }
+  /** An Owner's workspace with the Owner's personal key, named `owner`. */
+  const newOwner = () => ownerWorkspace(t.app, { key: { name: 'owner', kind: 'personal' } });
 
   describe('errors and request ids', () => {
     it('answers every error status in the same shape, with request_id equal to the X-Request-Id header', async () => {
@@ -467,6 +470,44 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
     });
   });
 
+  describe('Idempotency-Key with dashboard sessions', () => {
+    it('is scoped to the session user: another session of the same user replays, another user does not', async () => {
+      const { session: first, ws } = await ownerWorkspace(t.app);
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { email: first.user.email, password: PASSWORD },
+      });
+      const second = sessionFrom(login);
+      expect(second.cookie).not.toBe(first.cookie);
+
+      const create = (headers: Record<string, string>) =>
+        t.app.inject({
+          method: 'POST',
+          url: `/v1/workspaces/${ws.slug}/api-keys`,
+          headers: { ...headers, 'idempotency-key': 'create-ci-key' },
+          payload: { name: 'ci', kind: 'team' },
+        });
+      const original = await create(first.headers);
+      expect(original.statusCode).toBe(201);
+      const replay = await create(second.headers);
+      expect(replay.statusCode).toBe(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(json(replay).key).toBe(json(original).key);
+
+      const { session: other, ws: otherWs } = await ownerWorkspace(t.app);
+      const theirs = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${otherWs.slug}/api-keys`,
+        headers: { ...other.headers, 'idempotency-key': 'create-ci-key' },
+        payload: { name: 'ci', kind: 'team' },
+      });
+      expect(theirs.statusCode).toBe(201);
+      expect(theirs.headers['idempotent-replayed']).toBeUndefined();
+      expect(json(theirs).key).not.toBe(json(original).key);
+    });
+  });
+
   describe('logs', () => {
     it('never logs a password, an API key, a session cookie or a CSRF token, and logs one line per request', async () => {
       const from = t.logs.length;
@@ -594,6 +635,23 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
     });
   });
 
+  describe('the walk-through of the README', () => {
+    it('signs up, creates a workspace and an API key, and calls the API with it', async () => {
+      const { ws, key } = await ownerWorkspace(t.app, { name: 'Acme Production', key: 'team' });
+      expect(ws.slug).toBe('acme-production');
+      expect(key.key).toMatch(/^tok_live_/);
+      const res = await t.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(key.key) });
+      expect(res.statusCode).toBe(200);
+      expect(json(res)).toMatchObject({
+        id: ws.id,
+        slug: 'acme-production',
+        timezone: 'UTC',
+        default_token_expiration_days: 90,
+      });
+      expect(res.headers['x-ratelimit-limit']).toBe('1000');
+    });
+  });
+
   describe('documents and probes', () => {
     it('serves an OpenAPI 3.1 document with the API keys and settings paths', async () => {
       const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
@@ -636,16 +694,11 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
   afterAll(() => t.close());
 
-  async function newWorkspace(): Promise<{ session: Session; ws: Json }> {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Limited ${Math.random().toString(36).slice(2, 8)}`);
-    return { session, ws };
-  }
   const settingsOf = (session: Session, ws: Json) =>
     t.app.inject({ method: 'GET', url: `/v1/workspaces/${ws.slug}/settings`, headers: session.headers });
 
   it('reports the budget on every authenticated workspace response and answers 429 past it', async () => {
-    const { session, ws } = await newWorkspace();
+    const { session, ws } = await ownerWorkspace(t.app);
     toNextMinute(t, 15_000);
     const windowEnd = Math.ceil((t.clock.now() + 45_000) / 1000);
     const remaining: string[] = [];
@@ -668,7 +721,7 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
 
   it('counts bearer calls and denied calls against the same workspace budget', async () => {
-    const { session, ws } = await newWorkspace();
+    const { session, ws } = await ownerWorkspace(t.app);
     const team = await createApiKey(t.app, session, ws.slug, {
       name: 'viewer',
       kind: 'team',
@@ -693,8 +746,8 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
 
   it('keeps budgets per workspace and starts afresh in the next minute', async () => {
-    const a = await newWorkspace();
-    const b = await newWorkspace();
+    const a = await ownerWorkspace(t.app);
+    const b = await ownerWorkspace(t.app);
     toNextMinute(t, 59_000);
     for (let i = 0; i < 3; i++) expect((await settingsOf(a.session, a.ws)).statusCode).toBe(200);
     const limited = await settingsOf(a.session, a.ws);
@@ -712,7 +765,7 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
   });
 
   it('does not count unauthenticated requests or session-only routes', async () => {
-    const { session, ws } = await newWorkspace();
+    const { session, ws } = await ownerWorkspace(t.app);
     toNextMinute(t);
     for (let i = 0; i < 5; i++) {
       const res = await t.app.inject({ method: 'GET', url: `/v1/workspaces/${ws.slug}/settings` });
@@ -732,9 +785,7 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
     const nodeB = await createTestApp(dialect, env, { databaseUrl: database.url });
     try {
       nodeB.clock.set(nodeA.clock.now());
-      const session = await signup(nodeA.app);
-      const ws = await createWorkspace(nodeA.app, session, 'Cluster');
-      const key = await createApiKey(nodeA.app, session, ws.slug, { name: 'shared', kind: 'team' });
+      const { key } = await ownerWorkspace(nodeA.app, { key: { name: 'shared', kind: 'team' } });
       toNextMinute(nodeA);
       nodeB.clock.set(nodeA.clock.now());
       const call = (node: TestApp) =>
@@ -749,5 +800,37 @@ describe.each(dialects())('%s: rate limits', (dialect) => {
       await nodeB.close();
       await database.drop();
     }
+  });
+});
+
+describe.each(dialects())('%s: the server process', (dialect) => {
+  it('migrates, listens, answers health checks over HTTP and stops cleanly', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tooken-serve-'));
+    const db = dialect === 'postgres' ? await freshDatabase('postgres') : null;
+    const env: Record<string, string> = { TOOKEN_PORT: '0', TOOKEN_DATA_DIR: dataDir };
+    if (db) env.TOOKEN_DATABASE_URL = db.url;
+    const lines: string[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk, _e, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const server = await startServer(loadConfig(env), logger);
+    try {
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(await ready.json()).toEqual({ status: 'ready' });
+      expect(lines.some((l) => l.includes('"migrations applied"'))).toBe(true);
+    } finally {
+      await server.stop();
+      await db?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });

@@ -6,10 +6,10 @@ import { SMTP_TIMEOUTS } from '../../src/email/mailer.js';
 import { EMAIL_MAX_ATTEMPTS } from '../../src/email/outbox.js';
 import {
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -220,8 +220,7 @@ describe.each(dialects())('%s: invitation email over SMTP', (dialect) => {
     ).data;
 
   it('delivers the invitation with recipient, subject, inviter, role and a working link', async () => {
-    const owner = await signup(t.app, uniqueEmail('alice'));
-    const ws = await createWorkspace(t.app, owner, 'Acme Robotics');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Acme Robotics' });
     const to = uniqueEmail('bob');
     const invitation = await invite(owner, ws.slug, to, 'admin');
     expect(smtp.messages).toHaveLength(0); // sent by the job runner, not in the request
@@ -280,8 +279,7 @@ describe.each(dialects())('%s: invitation email over SMTP', (dialect) => {
   });
 
   it('retries a refused delivery without losing the invitation', async () => {
-    const owner = await signup(t.app, uniqueEmail('carol'));
-    const ws = await createWorkspace(t.app, owner, 'Retry Works');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Retry Works' });
     const to = uniqueEmail('dave');
     const invitation = await invite(owner, ws.slug, to, 'viewer');
     const { lines, logger } = captureLogger();
@@ -342,8 +340,7 @@ describe.each(dialects())('%s: invitation email over SMTP', (dialect) => {
   });
 
   it('gives up after its last attempt, and the invitation stays valid with its link', async () => {
-    const owner = await signup(t.app, uniqueEmail('erin'));
-    const ws = await createWorkspace(t.app, owner, 'Gives Up');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Gives Up' });
     const invitation = await invite(owner, ws.slug, uniqueEmail('frank'), 'viewer');
     const runner = createJobRunner(t.services, captureLogger().logger);
     smtp.reject = { code: 550, message: 'No such user here' };
@@ -362,8 +359,7 @@ describe.each(dialects())('%s: invitation email over SMTP', (dialect) => {
   });
 
   it('escapes what people typed in the HTML body', async () => {
-    const owner = await signup(t.app, uniqueEmail('html'));
-    const ws = await createWorkspace(t.app, owner, 'R&D <script>x</script>');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'R&D <script>x</script>' });
     const invitation = await invite(owner, ws.slug, uniqueEmail('reader'), 'viewer');
     expect(await createJobRunner(t.services, captureLogger().logger).runDue()).toBe(1);
     const message = smtp.messages[0] as Received;
@@ -376,8 +372,7 @@ describe.each(dialects())('%s: invitation email over SMTP', (dialect) => {
   });
 
   it('does not send the email of a replaced or revoked invitation', async () => {
-    const owner = await signup(t.app, uniqueEmail('gina'));
-    const ws = await createWorkspace(t.app, owner, 'Moot Mail');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Moot Mail' });
     const to = uniqueEmail('hank');
     const first = await invite(owner, ws.slug, to, 'viewer');
     const second = await invite(owner, ws.slug, to, 'admin');
@@ -411,8 +406,7 @@ describe.each(dialects())('%s: invitation email without SMTP', (dialect) => {
 
   it('marks the email not sent, logs that without the link, and shows the link to Owners', async () => {
     expect(t.services.mailer).toBeNull();
-    const owner = await signup(t.app, uniqueEmail('local'));
-    const ws = await createWorkspace(t.app, owner, 'Local Install');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Local Install' });
     const to = uniqueEmail('friend');
     const res = await t.app.inject({
       method: 'POST',
@@ -474,8 +468,7 @@ describe('a stalled SMTP server', () => {
     });
     try {
       expect(SMTP_TIMEOUTS.connectionTimeout + SMTP_TIMEOUTS.greetingTimeout).toBeLessThan(60_000);
-      const owner = await signup(t.app, uniqueEmail('stall'));
-      const ws = await createWorkspace(t.app, owner, 'Stalled');
+      const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Stalled' });
       const res = await t.app.inject({
         method: 'POST',
         url: `/v1/workspaces/${ws.slug}/invitations`,

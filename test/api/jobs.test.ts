@@ -5,13 +5,11 @@ import { createExpirySweep } from '../../src/tokens/expiry.js';
 import {
   auditRows as auditRowsIn,
   bearer,
-  createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   json,
   outboxRows as outboxRowsIn,
-  signup,
+  ownerWorkspace,
   type TestApp,
 } from '../helpers.js';
 
@@ -176,9 +174,7 @@ describe.each(dialects())('%s: token expiry events', (dialect) => {
   afterAll(() => t.close());
 
   async function setup() {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Expiry ${Math.random()}`);
-    const key = await createApiKey(t.app, session, ws.slug);
+    const { ws, key } = await ownerWorkspace(t.app, { key: 'team' });
     const create = async (name: string, msFromNow: number | null) => {
       const expires_at = msFromNow === null ? null : new Date(t.clock.now() + msFromNow).toISOString();
       const res = await t.app.inject({

@@ -4,10 +4,10 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -56,8 +56,7 @@ describe.each(dialects())('%s: members', (dialect) => {
   const auditOf = (workspaceId: string, event: string) => auditRows(t.services, workspaceId, event);
 
   async function team(name: string) {
-    const owner = await signup(t.app, uniqueEmail('owner'));
-    const ws = await createWorkspace(t.app, owner, name);
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name });
     const admin = await join(owner, ws, 'admin');
     const viewer = await join(owner, ws, 'viewer');
     return { owner, ws, admin, viewer };
@@ -219,8 +218,7 @@ describe.each(dialects())('%s: members', (dialect) => {
   });
 
   it('keeps the last Owner: neither demoted nor removed (409), but two Owners may', async () => {
-    const owner = await signup(t.app, uniqueEmail('solo'));
-    const ws = await createWorkspace(t.app, owner, 'Last Owner');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Last Owner' });
     const base = `/v1/workspaces/${ws.slug}/members`;
     const demote = await call('PATCH', `${base}/${owner.user.id}`, owner.headers, { role: 'admin' });
     expect(demote.statusCode).toBe(409);
@@ -264,8 +262,7 @@ describe.each(dialects())('%s: members', (dialect) => {
   });
 
   it('two Owners demoting each other at once leave one Owner', async () => {
-    const a = await signup(t.app, uniqueEmail('race'));
-    const ws = await createWorkspace(t.app, a, 'Race');
+    const { session: a, ws } = await ownerWorkspace(t.app, { name: 'Race' });
     const b = await join(a, ws, 'owner');
     const base = `/v1/workspaces/${ws.slug}/members`;
     const [ra, rb] = await Promise.all([
@@ -280,8 +277,7 @@ describe.each(dialects())('%s: members', (dialect) => {
   });
 
   it('concurrent role changes of one member are audited as a consistent chain', async () => {
-    const owner = await signup(t.app, uniqueEmail('chain'));
-    const ws = await createWorkspace(t.app, owner, 'Role Chain');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Role Chain' });
     const person = await join(owner, ws, 'viewer');
     const url = `/v1/workspaces/${ws.slug}/members/${person.user.id}`;
     const roles: Role[] = ['admin', 'owner', 'viewer', 'admin', 'owner', 'viewer', 'admin', 'owner'];
@@ -335,8 +331,7 @@ describe.each(dialects())('%s: members', (dialect) => {
   });
 
   it('narrows a personal key at once on demotion, deletes it on removal; team keys survive', async () => {
-    const owner = await signup(t.app, uniqueEmail('boss'));
-    const ws = await createWorkspace(t.app, owner, 'Keys Follow');
+    const { session: owner, ws } = await ownerWorkspace(t.app, { name: 'Keys Follow' });
     const second = await join(owner, ws, 'owner');
     const personal = await createApiKey(t.app, second, ws.slug, {
       name: 'second-personal',

@@ -8,11 +8,11 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   expectError,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -38,8 +38,7 @@ function harness(getApp: () => TestApp) {
   const h = {
     issued,
     async newOwner(): Promise<{ session: Session; ws: Json; caller: Caller }> {
-      const session = await signup(t().app);
-      const ws = await createWorkspace(t().app, session, `Team ${suffix()}`);
+      const { session, ws } = await ownerWorkspace(t().app);
       return { session, ws, caller: h.viaSession(session, ws) };
     },
     async newMember(ws: Json, role: 'owner' | 'admin' | 'viewer'): Promise<Session> {
@@ -373,6 +372,121 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
       expect(json(await h.get(caller, created.id)).last_used_at).toBeNull();
       await t.services.usage.flush();
       expect(json(await h.get(caller, created.id)).last_used_at).toBe(usedAt);
+    });
+  });
+
+  describe('verify with unusual strings', () => {
+    it('answers 200 NOT_FOUND for any string, NUL characters included, and 400 elsewhere', async () => {
+      const { session, ws } = await h.newOwner();
+      const key = await h.newKey(session, ws, { name: 'strings', kind: 'team' });
+      for (const token of ['tkn_\u0000', '\u0000', 'tkn_'.padEnd(44, '\u0000'), '']) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/tokens/verify',
+          headers: bearer(key.key),
+          payload: { token },
+        });
+        expect(res.statusCode).toBe(200);
+        expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND' });
+      }
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(key.key),
+        payload: { name: 'nul\u0000name', scopes: ['tokens:read'] },
+      });
+      expect(created.statusCode).toBe(400);
+    });
+  });
+
+  describe('what counts as a use', () => {
+    const lastUsed = async (table: 'tokens' | 'api_keys', id: string) =>
+      (
+        await t.services.db
+          .selectFrom(table)
+          .select('last_used_at')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).last_used_at;
+
+    it('records a token or key as used only when the call it made was allowed', async () => {
+      const { session, ws } = await h.newOwner();
+      const viewerKey = await h.newKey(session, ws, { name: 'viewer', kind: 'team', role: 'viewer' });
+      const adminKey = await h.newKey(session, ws, { name: 'admin', kind: 'team' });
+      const token = await h.issue(h.viaBearer(adminKey.key), { name: 'reader', scopes: ['tokens:read'] });
+
+      // Refused calls: a token without the scope, a viewer key creating a token.
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/v1/audit-logs', headers: bearer(token.token) }))
+          .statusCode,
+      ).toBe(403);
+      const refused = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(viewerKey.key),
+        payload: { name: 'nope', scopes: ['tokens:read'] },
+      });
+      expect(refused.statusCode).toBe(403);
+      await t.services.usage.flush();
+      expect(await lastUsed('tokens', token.id)).toBeNull();
+      expect(await lastUsed('api_keys', viewerKey.id)).toBeNull();
+
+      // Allowed calls count.
+      t.clock.advance(1000);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(token.token) })).statusCode,
+      ).toBe(200);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(viewerKey.key) })).statusCode,
+      ).toBe(200);
+      await t.services.usage.flush();
+      expect(await lastUsed('tokens', token.id)).toBe(t.clock.now());
+      expect(await lastUsed('api_keys', viewerKey.id)).toBe(t.clock.now());
+    });
+  });
+
+  describe('the usage buffer', () => {
+    it('writes hundreds of last-use times in chunks and never moves one backwards', async () => {
+      const { ws } = await h.newOwner();
+      // Start from an empty buffer: earlier tests of this app may have left uses in it.
+      await t.services.usage.flush();
+      const now = t.clock.now();
+      const rows = Array.from({ length: 600 }, (_, i) => ({
+        id: `tok_usage${String(i).padStart(19, '0')}`,
+        workspace_id: ws.id,
+        name: `usage-${i}`,
+        name_lower: `usage-${i}`,
+        scopes: '["tokens:read"]',
+        metadata: '{}',
+        hint: 'tkn_AAAA…AA',
+        created_at: now,
+        created_by: 'test',
+        created_by_id: 'test',
+        expires_at: null,
+        revoked_at: null,
+        rotated_at: null,
+        last_used_at: i === 0 ? now + 10_000 : null,
+        expired_recorded_at: null,
+        expiring_7d_at: null,
+        expiring_1d_at: null,
+      }));
+      for (let i = 0; i < rows.length; i += 100)
+        await t.services.db
+          .insertInto('tokens')
+          .values(rows.slice(i, i + 100))
+          .execute();
+      for (const [i, row] of rows.entries()) t.services.usage.tokenUsed(row.id, now + i);
+      expect(t.services.usage.pending()).toBe(600);
+      await t.services.usage.flush();
+      expect(t.services.usage.pending()).toBe(0);
+      const stored = await t.services.db
+        .selectFrom('tokens')
+        .select(['id', 'last_used_at'])
+        .where('workspace_id', '=', ws.id)
+        .execute();
+      const byId = new Map(stored.map((r) => [r.id, r.last_used_at]));
+      expect(byId.get(rows[0]?.id ?? '')).toBe(now + 10_000); // a later time already stored is kept
+      for (const [i, row] of rows.entries()) if (i > 0) expect(byId.get(row.id)).toBe(now + i);
     });
   });
 

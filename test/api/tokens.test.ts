@@ -8,12 +8,12 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   expectError,
   type Json,
   json,
   outboxRows as outboxRowsIn,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -48,12 +48,6 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     t = await createTestApp(dialect);
   });
   afterAll(() => t.close());
-
-  async function newOwner(): Promise<{ session: Session; ws: Json }> {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Team ${suffix()}`);
-    return { session, ws };
-  }
 
   async function newMember(ws: Json, role: 'owner' | 'admin' | 'viewer'): Promise<Session> {
     const session = await signup(t.app);
@@ -133,7 +127,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
 
   describe('POST /tokens', () => {
     it('creates a token with a session and returns the secret once, in the documented shape', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const res = await create(caller, {
         name: 'backend-prod',
@@ -171,7 +165,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('stores only the SHA-256 digest of the secret', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const created = await issue(viaSession(session, ws));
       const body = created.token.slice(4);
       const tokenRow = await t.services.db
@@ -194,7 +188,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('names a team key, a personal key and a token as the creator', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const team = await newKey(session, ws, { name: 'CI deploy', kind: 'team' });
       const personal = await newKey(session, ws, { name: 'laptop', kind: 'personal' });
       const byTeam = await issue(viaBearer(team.key));
@@ -207,11 +201,11 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('answers the same on /v1/tokens with a key as on the slug path', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const key = await newKey(session, ws, { name: 'ci', kind: 'team' });
       const created = await issue({ base: `/v1/workspaces/${ws.slug}`, headers: bearer(key.key) });
       expect(json(await get(viaBearer(key.key), created.id)).id).toBe(created.id);
-      const other = await newOwner();
+      const other = await ownerWorkspace(t.app);
       expectError(
         await create(
           { base: `/v1/workspaces/${other.ws.slug}`, headers: bearer(key.key) },
@@ -223,7 +217,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('keeps names 1 to 100 characters and unique case-insensitively within the workspace', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       for (const name of ['', 'x'.repeat(101)]) {
         const body = expectError(await create(caller, { name, scopes: ['tokens:read'] }), 400, 'bad_request');
@@ -234,12 +228,12 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       await issue(caller, { name: 'Backend-Prod' });
       expectError(await create(caller, { name: 'backend-PROD', scopes: ['tokens:read'] }), 409, 'conflict');
       // Another workspace may use the same name.
-      const other = await newOwner();
+      const other = await ownerWorkspace(t.app);
       await issue(viaSession(other.session, other.ws), { name: 'backend-prod' });
     });
 
     it('rejects empty and unknown scopes with 400 and removes duplicates', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const empty = expectError(await create(caller, { name: 'a', scopes: [] }), 400, 'bad_request');
       expect(empty.details[0].field).toBe('scopes');
@@ -255,7 +249,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('accepts a custom scope of the workspace and verify returns it', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expectError(await create(caller, { name: 'svc', scopes: ['orders:write'] }), 400, 'bad_request');
       expect(
@@ -275,7 +269,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
         token: { scopes: ['orders:write', 'tokens:read'] },
       });
       // A custom scope of another workspace is unknown here.
-      const other = await newOwner();
+      const other = await ownerWorkspace(t.app);
       expectError(
         await create(viaSession(other.session, other.ws), { name: 'svc', scopes: ['orders:write'] }),
         400,
@@ -284,7 +278,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('sets expires_at from the workspace default when it is absent, and never when the default is null', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expect((await patchSettings(session, ws, { default_token_expiration_days: 30 })).statusCode).toBe(200);
       expect((await issue(caller)).expires_at).toBe(iso(t.clock.now() + 30 * DAY_MS));
@@ -295,7 +289,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('never expires with an explicit null and keeps an explicit future instant', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       expect((await issue(caller, { expires_at: null })).expires_at).toBeNull();
       expect((await issue(caller, { expires_at: '2027-01-01T00:00:00Z' })).expires_at).toBe(
@@ -310,7 +304,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('answers 422 for an expires_at that does not parse or is not in the future', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const now = t.clock.now();
       for (const expires_at of [
@@ -340,7 +334,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('keeps metadata an object of at most 4 KiB', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const nested = { a: { b: [1, 'two', null, { c: true }] } };
       expect((await issue(caller, { metadata: nested })).metadata).toEqual(nested);
@@ -369,7 +363,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('answers 400, not 500, for metadata nested far too deep to serialise', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       for (const [open, close] of [
         ['{"a":', '}'],
@@ -390,7 +384,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('rejects an unknown field with 400', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const body = expectError(
         await create(viaSession(session, ws), { name: 'a', scopes: ['tokens:read'], secret: 'mine' }),
         400,
@@ -400,7 +394,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('lets an admin create but answers 403 to a viewer session and a viewer team key', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const admin = await newMember(ws, 'admin');
       await issue(viaSession(admin, ws));
       const viewer = await newMember(ws, 'viewer');
@@ -424,10 +418,12 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       expect(json(await list(viaSession(session, ws))).meta.total).toBe(1);
     });
 
-    it('lets a token with tokens:write mint only built-in scopes it holds, and any custom scope', async () => {
-      const { session, ws } = await newOwner();
+    it('lets a token with tokens:write mint only scopes it holds, built-in or custom', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
       await patchSettings(session, ws, { custom_scopes: ['orders:write'] });
-      const minter = await issue(viaSession(session, ws), { scopes: ['tokens:write', 'tokens:verify'] });
+      const minter = await issue(viaSession(session, ws), {
+        scopes: ['tokens:write', 'tokens:verify', 'orders:write'],
+      });
       const asMinter = viaBearer(minter.token);
       await issue(asMinter, { scopes: ['tokens:verify'] });
       await issue(asMinter, { scopes: ['tokens:write', 'orders:write'] });
@@ -442,11 +438,50 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       );
       expect(json(await list(viaSession(session, ws))).meta.total).toBe(4);
     });
+
+    // Known defect: a token's escalation check looks at built-in scopes only, so a token with
+    // tokens:write mints any custom scope of its workspace, which the workspace's own services then
+    // honour. The rule: a token never creates a token holding a scope, built-in or custom, that it
+    // does not hold itself. Drop `.fails` once the check covers custom scopes.
+    it.fails('refuses a token minting a token with a custom scope it does not hold', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      await patchSettings(session, ws, { custom_scopes: ['orders:write'] });
+      const minter = await issue(viaSession(session, ws), { scopes: ['tokens:write'] });
+      const res = await create(viaBearer(minter.token), { name: 'orders', scopes: ['orders:write'] });
+      expectError(res, 403, 'forbidden');
+      expect(json(await list(viaSession(session, ws))).meta.total).toBe(1);
+    });
+
+    // Known defect: nothing bounds the expiry of a token created by a token, so one that expires
+    // tomorrow mints one that never expires. The rule: a token created by a token expires no later
+    // than its creator (it may be refused, or its expiry capped). Drop `.fails` once it is enforced.
+    it.fails('never lets a token mint a token that outlives it', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      const expiresAt = iso(t.clock.now() + DAY_MS);
+      const minter = await issue(viaSession(session, ws), {
+        scopes: ['tokens:write', 'tokens:read'],
+        expires_at: expiresAt,
+      });
+      for (const expiry of [{ expires_at: null }, {}, { expires_at: iso(t.clock.now() + 2 * DAY_MS) }]) {
+        const res = await create(viaBearer(minter.token), {
+          name: `child-${suffix()}`,
+          scopes: ['tokens:read'],
+          ...expiry,
+        });
+        expect(res.statusCode, res.body).toBeLessThan(500);
+        if (res.statusCode === 201) {
+          expect(json(res).expires_at).not.toBeNull();
+          expect(Date.parse(json(res).expires_at)).toBeLessThanOrEqual(Date.parse(expiresAt));
+        } else {
+          expect(res.statusCode).toBeGreaterThanOrEqual(400);
+        }
+      }
+    });
   });
 
   describe('GET /tokens', () => {
     it('lists newest first with pagination meta', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const ids: string[] = [];
       for (const name of ['first', 'second', 'third']) {
@@ -469,7 +504,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('filters by the status computed from the clock', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const forever = await issue(caller, { name: 'forever', expires_at: null });
       const later = await issue(caller, { name: 'later' });
@@ -493,7 +528,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('filters by a case-insensitive substring of the name in which % and _ are literal', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       for (const name of ['Alpha-One', 'alphabet', '100% done', 'a_b', 'axb', 'back\\slash'])
         await issue(caller, { name });
@@ -511,8 +546,8 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('lists only the tokens of the caller’s own workspace', async () => {
-      const a = await newOwner();
-      const b = await newOwner();
+      const a = await ownerWorkspace(t.app);
+      const b = await ownerWorkspace(t.app);
       const mine = await issue(viaSession(a.session, a.ws));
       await issue(viaSession(b.session, b.ws));
       const body = json(await list(viaSession(a.session, a.ws)));
@@ -523,7 +558,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
 
   describe('GET /tokens/{id}', () => {
     it('answers 200 for expired and revoked tokens', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const expiring = await issue(caller, { expires_at: iso(t.clock.now() + HOUR_MS) });
       const revoked = await issue(caller);
@@ -537,8 +572,8 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('answers 404 for another workspace’s token on get, revoke and rotate', async () => {
-      const a = await newOwner();
-      const b = await newOwner();
+      const a = await ownerWorkspace(t.app);
+      const b = await ownerWorkspace(t.app);
       const theirs = await issue(viaSession(b.session, b.ws));
       const key = await newKey(a.session, a.ws, { name: 'ci', kind: 'team' });
       for (const caller of [viaSession(a.session, a.ws), viaBearer(key.key)]) {
@@ -554,7 +589,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
 
   describe('DELETE /tokens/{id}', () => {
     it('revokes so that the very next verify says REVOKED and the token is refused as a credential', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller, { scopes: ['tokens:read', 'tokens:verify'] });
       // Warm every cache first.
@@ -573,7 +608,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('answers 204 again for a revoked token without a second audit entry or event', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller);
       expect((await revoke(caller, created.id)).statusCode).toBe(204);
@@ -586,7 +621,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('needs tokens:revoke or an owner or admin role', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const target = await issue(viaSession(session, ws));
       const viewer = await newMember(ws, 'viewer');
       expectError(await revoke(viaSession(viewer, ws), target.id), 403, 'forbidden');
@@ -602,7 +637,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
 
   describe('POST /tokens/{id}/rotate', () => {
     it('issues a new secret and keeps id, name, scopes, metadata and expires_at; grace 0 ends the old one at once', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller, {
         name: 'svc',
@@ -637,7 +672,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('defaults to no grace period when the body is absent', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller);
       const res = await rotate(caller, created.id);
@@ -647,7 +682,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('keeps the old secret working for the grace period, then only the new one', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller);
       expect(await verifyCode(caller, created.token)).toBe('VALID');
@@ -663,7 +698,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('keeps earlier retirements when rotating twice with grace', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const first = await issue(caller);
       const second = json(await rotate(caller, first.id, { grace_period_seconds: 60 }));
@@ -678,7 +713,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('keeps the grace period between 0 and 86400 seconds', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller);
       for (const payload of [
@@ -701,7 +736,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('answers 409 for a revoked or expired token', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const revoked = await issue(caller);
       await revoke(caller, revoked.id);
@@ -715,7 +750,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('needs tokens:rotate or an owner or admin role', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const target = await issue(viaSession(session, ws));
       const viewer = await newMember(ws, 'viewer');
       expectError(await rotate(viaSession(viewer, ws), target.id, {}), 403, 'forbidden');
@@ -726,7 +761,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('refuses a token rotating (and so obtaining) a token with a built-in scope it does not hold', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const powerful = await issue(viaSession(session, ws), {
         scopes: ['tokens:write', 'webhooks:write', 'audit:read'],
       });
@@ -741,8 +776,21 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       expect((await rotate(viaBearer(rotator.token), rotator.id, {})).statusCode).toBe(200);
     });
 
+    // Known defect: like minting, rotation checks built-in scopes only, so a token with
+    // tokens:rotate obtains a working secret of a token holding custom scopes it does not hold.
+    // Drop `.fails` once the check covers custom scopes.
+    it.fails('refuses a token rotating (and so obtaining) a token with a custom scope it does not hold', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      await patchSettings(session, ws, { custom_scopes: ['orders:write'] });
+      const orders = await issue(viaSession(session, ws), { scopes: ['tokens:read', 'orders:write'] });
+      const rotator = await issue(viaSession(session, ws), { scopes: ['tokens:rotate', 'tokens:read'] });
+      const res = await rotate(viaBearer(rotator.token), orders.id, {});
+      expectError(res, 403, 'forbidden');
+      expect(await verifyCode(viaSession(session, ws), orders.token)).toBe('VALID');
+    });
+
     it('leaves exactly one current secret after concurrent rotations', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       const created = await issue(caller);
       const results = await Promise.all(
@@ -760,7 +808,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
     });
 
     it('never rotates a token once a concurrent revocation has happened', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const caller = viaSession(session, ws);
       for (let i = 0; i < 4; i++) {
         const created = await issue(caller);
@@ -786,7 +834,7 @@ describe.each(dialects())('%s: tokens', (dialect) => {
 
   describe('audit and events', () => {
     it('records token.created, token.rotated and token.revoked with actor and target', async () => {
-      const { session, ws } = await newOwner();
+      const { session, ws } = await ownerWorkspace(t.app);
       const key = await newKey(session, ws, { name: 'ci', kind: 'team' });
       const personal = await newKey(session, ws, { name: 'laptop', kind: 'personal' });
       const created = await issue(viaSession(session, ws), {

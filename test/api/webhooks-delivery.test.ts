@@ -13,13 +13,12 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   freshDatabase,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
-  signup,
   type TestApp,
 } from '../helpers.js';
 import {
@@ -132,9 +131,7 @@ describe.each(dialects())('%s: webhook delivery', (dialect) => {
 
   let n = 0;
   async function setup(events: string[] = ['token.created'], options: { host?: string } = {}) {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Delivery ${Math.random()}`);
-    const key = await createApiKey(t.app, session, ws.slug);
+    const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
     const api = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', p: string, payload?: Json) =>
       t.app.inject({ method, url: `/v1${p}`, headers: bearer(key.key), ...(payload ? { payload } : {}) });
     const addHook = async (hookEvents: string[]) => {
@@ -167,7 +164,7 @@ describe.each(dialects())('%s: webhook delivery', (dialect) => {
   }
 
   describe('payload, headers and signatures', () => {
-    it('sends token events as SPEC §9.2 envelopes, signed both ways, with no secret anywhere', async () => {
+    it('sends token events as docs/webhooks.md#delivery-rules envelopes, signed both ways, with no secret anywhere', async () => {
       const { ws, key, api, hook, received, deliveries, createToken } = await setup([
         'token.created',
         'token.rotated',
@@ -714,9 +711,7 @@ describe.each(dialects())('%s: the SSRF guard at send time', (dialect) => {
     it(`refuses to send when the name resolves to ${address} at send time, though it was public at save`, async () => {
       const host = `${name}-${dialect}.example.com`;
       dns.names.set(host, '93.184.216.34');
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, `Guard ${Math.random()}`);
-      const key = await createApiKey(t.app, session, ws.slug);
+      const { key } = await ownerWorkspace(t.app, { key: 'team' });
       const api = (method: 'GET' | 'POST', p: string, payload?: Json) =>
         t.app.inject({ method, url: `/v1${p}`, headers: bearer(key.key), ...(payload ? { payload } : {}) });
       const created = await api('POST', '/webhooks', {
@@ -758,9 +753,7 @@ describe.each(dialects())('%s: crash safety', (dialect) => {
     const env = { ...PRIVATE_OK, TOOKEN_SECRET_KEY: randomBytes(32).toString('base64') };
     try {
       const first = await createTestApp(dialect, env, { databaseUrl: database.url });
-      const session = await signup(first.app);
-      const ws = await createWorkspace(first.app, session, 'Crash');
-      const key = await createApiKey(first.app, session, ws.slug);
+      const { key } = await ownerWorkspace(first.app, { key: 'team' });
       const hookRes = await first.app.inject({
         method: 'POST',
         url: '/v1/webhooks',
@@ -815,9 +808,7 @@ describe.each(dialects())('%s: a node that dies while delivering', (dialect) => 
   });
 
   it('leaves its claimed attempt to another node once the lease lapses', async () => {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, 'Lease');
-    const key = await createApiKey(t.app, session, ws.slug);
+    const { key } = await ownerWorkspace(t.app, { key: 'team' });
     const hook = await t.app.inject({
       method: 'POST',
       url: '/v1/webhooks',
@@ -877,9 +868,7 @@ describe.runIf(dialects().includes('postgres'))('postgres: two job runners on on
   });
 
   it('makes each delivery attempt exactly once, first attempts and retries alike', async () => {
-    const session = await signup(a.app);
-    const ws = await createWorkspace(a.app, session, 'Race');
-    const key = await createApiKey(a.app, session, ws.slug);
+    const { key } = await ownerWorkspace(a.app, { key: 'team' });
     const hookRes = await a.app.inject({
       method: 'POST',
       url: '/v1/webhooks',

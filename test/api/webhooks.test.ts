@@ -10,11 +10,11 @@ import {
   bearer,
   createApiKey,
   createTestApp,
-  createWorkspace,
   dialects,
   expectError,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -68,9 +68,7 @@ describe.each(dialects())('%s: webhook endpoints', (dialect) => {
   const hookUrl = () => `http://127.0.0.1:9/hook-${++n}`;
 
   async function setup() {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Hooks ${Math.random()}`);
-    const key = await createApiKey(t.app, session, ws.slug);
+    const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
     const owner: Caller = { session, slug: ws.slug };
     const admin: Caller = { secret: key.key };
     const create = async (
@@ -562,9 +560,7 @@ describe.each(dialects())('%s: webhook URL rules without TOOKEN_WEBHOOK_ALLOW_PR
   afterAll(() => t.close());
 
   async function setup() {
-    const session = await signup(t.app);
-    const ws = await createWorkspace(t.app, session, `Guard ${Math.random()}`);
-    const key = await createApiKey(t.app, session, ws.slug);
+    const { key } = await ownerWorkspace(t.app, { key: 'team' });
     const post = (url: string) =>
       t.app.inject({
         method: 'POST',

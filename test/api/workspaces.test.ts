@@ -10,6 +10,7 @@ import {
   expectError,
   type Json,
   json,
+  ownerWorkspace,
   type Session,
   signup,
   type TestApp,
@@ -40,8 +41,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
 
   /** An owner with a fresh workspace, plus an admin and a viewer of it. */
   async function team(): Promise<{ owner: Session; admin: Session; viewer: Session; ws: Json }> {
-    const owner = await signup(t.app);
-    const ws = await createWorkspace(t.app, owner, uniqueName());
+    const { session: owner, ws } = await ownerWorkspace(t.app);
     const admin = await signup(t.app);
     const viewer = await signup(t.app);
     await addMember(t.services, ws.id, admin.user.id, 'admin');
@@ -150,8 +150,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
     });
 
     it('answers 409 when the slug is taken', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, uniqueName());
+      const { ws } = await ownerWorkspace(t.app);
       const other = await signup(t.app);
       const res = await t.app.inject({
         method: 'POST',
@@ -213,8 +212,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
     });
 
     it('records a workspace.created audit entry', async () => {
-      const session = await signup(t.app);
-      const ws = await createWorkspace(t.app, session, uniqueName());
+      const { session, ws } = await ownerWorkspace(t.app);
       const rows = await t.services.db
         .selectFrom('audit_log')
         .selectAll()
@@ -316,8 +314,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
 
     it('answers 404 to a session of a non-member and to an unknown slug', async () => {
       const { ws } = await team();
-      const outsider = await signup(t.app);
-      await createWorkspace(t.app, outsider, uniqueName());
+      const { session: outsider } = await ownerWorkspace(t.app);
       expectError(await get(settingsUrl(ws.slug), outsider.headers), 404, 'not_found');
       expectError(await get(settingsUrl('no-such-workspace-here'), outsider.headers), 404, 'not_found');
     });
