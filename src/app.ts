@@ -11,6 +11,7 @@ import { createAccess } from './http/access.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
+import { openapiOptions } from './http/openapi.js';
 import { logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -87,27 +88,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   });
 
   registerErrorHandling(app);
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Tooken API',
-        version: '1',
-        description: 'Issue, verify, revoke and audit bearer credentials.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'An API key (tok_live_…) or a token (tkn_…)',
-          },
-          session: { type: 'apiKey', in: 'cookie', name: 'tooken_session' },
-        },
-      },
-      security: [{ bearer: [] }, { session: [] }],
-    },
-  });
+  await app.register(swagger, openapiOptions(services.config.publicUrl));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -22,7 +22,16 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRouteOptions> = asy
 
   app.post(
     '/auth/signup',
-    { schema: { tags, body: SignupBody, response: { 201: SignedInBody, ...errors(400, 403, 409) } } },
+    {
+      schema: {
+        operationId: 'accounts.signup',
+        security: [],
+        summary: 'Sign up',
+        tags,
+        body: SignupBody,
+        response: { 201: SignedInBody, ...errors(400, 403, 409) },
+      },
+    },
     async (request, reply) => {
       const signedIn = await accounts.signup(request.body);
       setSessionCookie(request, reply, signedIn.sessionSecret);
@@ -32,7 +41,16 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRouteOptions> = asy
 
   app.post(
     '/auth/login',
-    { schema: { tags, body: LoginBody, response: { 200: SignedInBody, ...errors(400, 401, 429) } } },
+    {
+      schema: {
+        operationId: 'accounts.login',
+        security: [],
+        summary: 'Sign in',
+        tags,
+        body: LoginBody,
+        response: { 200: SignedInBody, ...errors(400, 401, 429) },
+      },
+    },
     async (request, reply) => {
       const signedIn = await accounts.login({ ...request.body, ip: request.ip });
       setSessionCookie(request, reply, signedIn.sessionSecret);
@@ -43,7 +61,13 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRouteOptions> = asy
   app.post(
     '/auth/logout',
     {
-      schema: { tags, response: { 204: NoContent, ...errors(401, 403) } },
+      schema: {
+        operationId: 'accounts.logout',
+        security: [{ session: [] }],
+        summary: 'Sign out',
+        tags,
+        response: { 204: NoContent, ...errors(401, 403) },
+      },
       onRequest: access.session(),
     },
     async (request, reply) => {
@@ -57,7 +81,13 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRouteOptions> = asy
   app.get(
     '/me',
     {
-      schema: { tags, response: { 200: MeBody, ...errors(401, 403) } },
+      schema: {
+        operationId: 'accounts.me',
+        security: [{ session: [] }],
+        summary: 'The signed-in person, their CSRF token and workspaces',
+        tags,
+        response: { 200: MeBody, ...errors(401, 403) },
+      },
       onRequest: access.session(),
     },
     async (request) => {

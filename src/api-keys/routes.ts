@@ -8,6 +8,7 @@ import {
   IdParam,
   listOf,
   NoContent,
+  operation,
   PageQuery,
   paramsFor,
   type WorkspacePrefix,
@@ -32,6 +33,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async
     '/api-keys',
     {
       schema: {
+        ...operation(opts.prefix, 'apiKeys.list', 'List API keys'),
         tags,
         params,
         querystring: PageQuery,
@@ -49,6 +51,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async
     '/api-keys',
     {
       schema: {
+        ...operation(opts.prefix, 'apiKeys.create', 'Create an API key'),
         tags,
         params,
         body: CreateApiKeyBody,
@@ -64,6 +67,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async
     '/api-keys/:id/regenerate',
     {
       schema: {
+        ...operation(opts.prefix, 'apiKeys.regenerate', 'Regenerate an API key’s secret'),
         tags,
         params: keyParams,
         response: { 200: ApiKeyWithSecret, ...errors(401, 403, 404, 429) },
@@ -77,6 +81,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async
     '/api-keys/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'apiKeys.delete', 'Delete an API key'),
         tags,
         params: keyParams,
         response: { 204: NoContent, ...errors(401, 403, 404, 429) },

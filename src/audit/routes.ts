@@ -4,7 +4,7 @@ import { badField } from '../errors.js';
 import type { Access } from '../http/access.js';
 import { contextOf } from '../http/context.js';
 import { listBody } from '../http/pagination.js';
-import { errors, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
+import { errors, operation, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
 import { exportFilename } from './export.js';
 import { filterOf } from './filter.js';
 import type { AuditLog } from './log.js';
@@ -25,6 +25,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRouteOptions> = async (
     '/audit-logs',
     {
       schema: {
+        ...operation(opts.prefix, 'audit.list', 'Read the audit log'),
         tags,
         params,
         querystring: AuditQuery,
@@ -53,11 +54,15 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRouteOptions> = async (
     '/audit-logs/export',
     {
       schema: {
+        ...operation(opts.prefix, 'audit.export', 'Export the audit log as CSV'),
         tags,
         params,
         querystring: ExportQuery,
         response: {
-          200: { type: 'string', description: 'text/csv' },
+          200: {
+            description: 'The entries, oldest first, as RFC 4180 CSV',
+            content: { 'text/csv': { schema: { type: 'string' } } },
+          },
           ...errors(400, 401, 403, 404, 422, 429),
         },
       },
@@ -77,6 +82,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRouteOptions> = async (
     '/audit-logs/verify',
     {
       schema: {
+        ...operation(opts.prefix, 'audit.verify', 'Verify the audit hash chain'),
         tags,
         params,
         response: { 200: ChainReportBody, ...errors(401, 403, 404, 429) },

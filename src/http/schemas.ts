@@ -10,7 +10,7 @@ export const ErrorBody = Type.Object(
     request_id: Type.String(),
     details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
   },
-  { $id: 'Error' },
+  { title: 'Error' },
 );
 
 /** Standard error responses for the OpenAPI document. */
@@ -60,12 +60,25 @@ export const PageQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const PageMeta = Type.Object({
-  page: Type.Integer(),
-  per_page: Type.Integer(),
-  total: Type.Integer(),
-});
+export const PageMeta = Type.Object(
+  {
+    page: Type.Integer(),
+    per_page: Type.Integer(),
+    total: Type.Integer(),
+  },
+  { title: 'PageMeta' },
+);
 
+/** A page of a list; named after its item (`TokenList`) in the OpenAPI document. */
 export function listOf<T extends TSchema>(item: T) {
-  return Type.Object({ data: Type.Array(item), meta: PageMeta });
+  const title = 'title' in item && typeof item.title === 'string' ? `${item.title}List` : undefined;
+  return Type.Object({ data: Type.Array(item), meta: PageMeta }, title === undefined ? {} : { title });
+}
+
+/**
+ * An operation's stable name and one-line summary for the OpenAPI document. Under the long prefix
+ * the same operation gets its own id (`tokens.create.inWorkspace`), as operation ids are unique.
+ */
+export function operation(prefix: WorkspacePrefix, id: string, summary: string) {
+  return { operationId: prefix === '/v1' ? id : `${id}.inWorkspace`, summary };
 }

@@ -8,6 +8,7 @@ import {
   IdParam,
   listOf,
   NoContent,
+  operation,
   PageQuery,
   paramsFor,
   type WorkspacePrefix,
@@ -31,6 +32,7 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<InvitationRouteOptions>
     '/invitations',
     {
       schema: {
+        ...operation(opts.prefix, 'invitations.list', 'List pending invitations'),
         tags,
         params,
         querystring: PageQuery,
@@ -48,6 +50,7 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<InvitationRouteOptions>
     '/invitations',
     {
       schema: {
+        ...operation(opts.prefix, 'invitations.create', 'Invite someone by email'),
         tags,
         params,
         body: CreateInvitationBody,
@@ -63,6 +66,7 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<InvitationRouteOptions>
     '/invitations/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'invitations.revoke', 'Revoke a pending invitation'),
         tags,
         params: paramsFor(opts.prefix, { id: IdParam }),
         response: { 204: NoContent, ...errors(401, 403, 404, 429) },
@@ -85,6 +89,9 @@ export const acceptInvitationRoutes: FastifyPluginAsyncTypebox<{
     '/invitations/accept',
     {
       schema: {
+        operationId: 'invitations.accept',
+        security: [{ session: [] }],
+        summary: 'Accept an invitation',
         tags: ['invitations'],
         body: AcceptBody,
         response: { 200: AcceptedBody, ...errors(400, 401, 403, 404, 409) },

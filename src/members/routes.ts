@@ -4,7 +4,15 @@ import type { Access } from '../http/access.js';
 import { contextOf } from '../http/context.js';
 import { listBody, pageOf } from '../http/pagination.js';
 import { requestMeta } from '../http/request-meta.js';
-import { errors, listOf, NoContent, PageQuery, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
+import {
+  errors,
+  listOf,
+  NoContent,
+  operation,
+  PageQuery,
+  paramsFor,
+  type WorkspacePrefix,
+} from '../http/schemas.js';
 import { ChangeRoleBody, MemberBody } from './schemas.js';
 import type { MemberService } from './service.js';
 
@@ -24,6 +32,7 @@ export const memberRoutes: FastifyPluginAsyncTypebox<MemberRouteOptions> = async
     '/members',
     {
       schema: {
+        ...operation(opts.prefix, 'members.list', 'List members'),
         tags,
         params,
         querystring: PageQuery,
@@ -41,6 +50,7 @@ export const memberRoutes: FastifyPluginAsyncTypebox<MemberRouteOptions> = async
     '/members/:user_id',
     {
       schema: {
+        ...operation(opts.prefix, 'members.setRole', 'Change a member’s role'),
         tags,
         params: memberParams,
         body: ChangeRoleBody,
@@ -57,6 +67,7 @@ export const memberRoutes: FastifyPluginAsyncTypebox<MemberRouteOptions> = async
     '/members/:user_id',
     {
       schema: {
+        ...operation(opts.prefix, 'members.remove', 'Remove a member, or leave'),
         tags,
         params: memberParams,
         response: { 204: NoContent, ...errors(401, 403, 404, 409, 429) },

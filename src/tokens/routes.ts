@@ -4,7 +4,15 @@ import type { Access } from '../http/access.js';
 import { contextOf } from '../http/context.js';
 import { listBody, pageOf } from '../http/pagination.js';
 import { requestMeta } from '../http/request-meta.js';
-import { errors, IdParam, listOf, NoContent, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
+import {
+  errors,
+  IdParam,
+  listOf,
+  NoContent,
+  operation,
+  paramsFor,
+  type WorkspacePrefix,
+} from '../http/schemas.js';
 import type { LocalRateLimiter } from '../rate-limit/local-limiter.js';
 import {
   CreateTokenBody,
@@ -45,6 +53,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     '/tokens',
     {
       schema: {
+        ...operation(opts.prefix, 'tokens.create', 'Create a token'),
         tags,
         params,
         body: CreateTokenBody,
@@ -60,6 +69,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     '/tokens',
     {
       schema: {
+        ...operation(opts.prefix, 'tokens.list', 'List tokens'),
         tags,
         params,
         querystring: ListTokensQuery,
@@ -78,6 +88,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     '/tokens/verify',
     {
       schema: {
+        ...operation(opts.prefix, 'tokens.verify', 'Verify a token'),
         tags,
         params,
         body: VerifyBody,
@@ -106,6 +117,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     '/tokens/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'tokens.get', 'Get a token'),
         tags,
         params: tokenParams,
         response: { 200: TokenBody, ...errors(401, 403, 404, 429) },
@@ -119,6 +131,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     '/tokens/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'tokens.revoke', 'Revoke a token'),
         tags,
         params: tokenParams,
         response: { 204: NoContent, ...errors(401, 403, 404, 429) },
@@ -135,6 +148,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     '/tokens/:id/rotate',
     {
       schema: {
+        ...operation(opts.prefix, 'tokens.rotate', 'Rotate a token’s secret'),
         tags,
         params: tokenParams,
         body: RotateBody,

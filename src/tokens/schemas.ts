@@ -6,23 +6,28 @@ const Status = Type.Union([Type.Literal('active'), Type.Literal('expired'), Type
 const Metadata = Type.Object({}, { additionalProperties: true });
 const Scope = Type.String({ minLength: 1, maxLength: 100 });
 
-export const TokenBody = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  scopes: Type.Array(Type.String()),
-  status: Status,
-  created_at: Timestamp,
-  expires_at: NullableTimestamp,
-  last_used_at: NullableTimestamp,
-  revoked_at: NullableTimestamp,
-  rotated_at: NullableTimestamp,
-  created_by: Type.String(),
-  created_by_id: Type.String(),
-  metadata: Metadata,
-  hint: Type.String(),
-});
+export const TokenBody = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    scopes: Type.Array(Type.String()),
+    status: Status,
+    created_at: Timestamp,
+    expires_at: NullableTimestamp,
+    last_used_at: NullableTimestamp,
+    revoked_at: NullableTimestamp,
+    rotated_at: NullableTimestamp,
+    created_by: Type.String(),
+    created_by_id: Type.String(),
+    metadata: Metadata,
+    hint: Type.String(),
+  },
+  { title: 'Token' },
+);
 
-export const TokenWithSecret = Type.Intersect([TokenBody, Type.Object({ token: Type.String() })]);
+export const TokenWithSecret = Type.Intersect([TokenBody, Type.Object({ token: Type.String() })], {
+  title: 'TokenWithSecret',
+});
 
 export const CreateTokenBody = Type.Object(
   {
@@ -31,7 +36,11 @@ export const CreateTokenBody = Type.Object(
     expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
     metadata: Type.Optional(Metadata),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    title: 'CreateTokenRequest',
+    examples: [{ name: 'orders-service', scopes: ['tokens:verify'], metadata: { team: 'orders' } }],
+  },
 );
 
 export const ListTokensQuery = Type.Object(
@@ -43,39 +52,64 @@ export const ListTokensQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const RotateBody = Type.Union([
-  Type.Object(
-    { grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS })) },
-    { additionalProperties: false },
-  ),
-  Type.Null(),
-]);
+export const RotateBody = Type.Union(
+  [
+    Type.Object(
+      { grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS })) },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  { title: 'RotateTokenRequest', examples: [{ grace_period_seconds: 3600 }] },
+);
 
 export const VerifyBody = Type.Object(
   {
     token: Type.String(),
     scopes: Type.Optional(Type.Array(Scope, { maxItems: 200 })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    title: 'VerifyRequest',
+    examples: [{ token: 'tkn_…', scopes: ['orders:read'] }],
+  },
 );
 
-export const VerifyResponse = Type.Object({
-  valid: Type.Boolean(),
-  code: Type.Union([
-    Type.Literal('VALID'),
-    Type.Literal('NOT_FOUND'),
-    Type.Literal('EXPIRED'),
-    Type.Literal('REVOKED'),
-    Type.Literal('INSUFFICIENT_SCOPE'),
-    Type.Literal('RATE_LIMITED'),
-  ]),
-  token: Type.Optional(
-    Type.Object({
-      id: Type.String(),
-      name: Type.String(),
-      scopes: Type.Array(Type.String()),
-      expires_at: NullableTimestamp,
-      metadata: Metadata,
-    }),
-  ),
-});
+export const VerifyResponse = Type.Object(
+  {
+    valid: Type.Boolean(),
+    code: Type.Union([
+      Type.Literal('VALID'),
+      Type.Literal('NOT_FOUND'),
+      Type.Literal('EXPIRED'),
+      Type.Literal('REVOKED'),
+      Type.Literal('INSUFFICIENT_SCOPE'),
+      Type.Literal('RATE_LIMITED'),
+    ]),
+    token: Type.Optional(
+      Type.Object({
+        id: Type.String(),
+        name: Type.String(),
+        scopes: Type.Array(Type.String()),
+        expires_at: NullableTimestamp,
+        metadata: Metadata,
+      }),
+    ),
+  },
+  {
+    title: 'VerifyResult',
+    examples: [
+      {
+        valid: true,
+        code: 'VALID',
+        token: {
+          id: 'tok_2x8k4m1q9z7v3c5b6n0p1r2s',
+          name: 'orders-service',
+          scopes: ['orders:read'],
+          expires_at: '2027-01-15T09:00:00.000Z',
+          metadata: { team: 'orders' },
+        },
+      },
+    ],
+  },
+);

@@ -8,6 +8,7 @@ import {
   IdParam,
   listOf,
   NoContent,
+  operation,
   PageQuery,
   paramsFor,
   type WorkspacePrefix,
@@ -38,6 +39,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.list', 'List webhook endpoints'),
         tags,
         params,
         querystring: PageQuery,
@@ -55,6 +57,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.create', 'Create a webhook endpoint'),
         tags,
         params,
         body: CreateWebhookBody,
@@ -70,6 +73,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.get', 'Get a webhook endpoint'),
         tags,
         params: hookParams,
         response: { 200: WebhookBody, ...errors(401, 403, 404, 429) },
@@ -83,6 +87,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.update', 'Change a webhook endpoint'),
         tags,
         params: hookParams,
         body: UpdateWebhookBody,
@@ -98,6 +103,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.delete', 'Delete a webhook endpoint'),
         tags,
         params: hookParams,
         response: { 204: NoContent, ...errors(401, 403, 404, 429) },
@@ -114,6 +120,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id/rotate-secret',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.rotateSecret', 'Rotate an endpoint’s signing secret'),
         tags,
         params: hookParams,
         response: { 200: WebhookWithSecret, ...errors(401, 403, 404, 429) },
@@ -127,6 +134,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id/test',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.test', 'Send a test event'),
         tags,
         params: hookParams,
         response: { 202: DeliveryBody, ...errors(401, 403, 404, 429) },
@@ -141,6 +149,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id/deliveries',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.deliveries', 'List an endpoint’s deliveries'),
         tags,
         params: hookParams,
         querystring: PageQuery,
@@ -158,6 +167,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     '/webhooks/:id/deliveries/:dlv_id/retry',
     {
       schema: {
+        ...operation(opts.prefix, 'webhooks.retry', 'Retry a delivery'),
         tags,
         params: deliveryParams,
         response: { 202: DeliveryBody, ...errors(401, 403, 404, 409, 429) },

@@ -5,18 +5,23 @@ import { NullableTimestamp, Timestamp } from '../http/schemas.js';
 const EventName = Type.Union(WEBHOOK_EVENTS.map((event) => Type.Literal(event)));
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 
-export const WebhookBody = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  description: Type.String(),
-  events: Type.Array(Type.String()),
-  enabled: Type.Boolean(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  failing_since: NullableTimestamp,
-});
+export const WebhookBody = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    description: Type.String(),
+    events: Type.Array(Type.String()),
+    enabled: Type.Boolean(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    failing_since: NullableTimestamp,
+  },
+  { title: 'Webhook' },
+);
 
-export const WebhookWithSecret = Type.Intersect([WebhookBody, Type.Object({ secret: Type.String() })]);
+export const WebhookWithSecret = Type.Intersect([WebhookBody, Type.Object({ secret: Type.String() })], {
+  title: 'WebhookWithSecret',
+});
 
 export const CreateWebhookBody = Type.Object(
   {
@@ -25,7 +30,11 @@ export const CreateWebhookBody = Type.Object(
     events: Type.Array(EventName, { minItems: 1, maxItems: 50 }),
     enabled: Type.Optional(Type.Boolean()),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    title: 'CreateWebhookRequest',
+    examples: [{ url: 'https://hooks.example.com/tooken', events: ['token.revoked', 'token.rotated'] }],
+  },
 );
 
 export const UpdateWebhookBody = Type.Object(
@@ -35,23 +44,26 @@ export const UpdateWebhookBody = Type.Object(
     events: Type.Optional(Type.Array(EventName, { minItems: 1, maxItems: 50 })),
     enabled: Type.Optional(Type.Boolean()),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'UpdateWebhookRequest' },
 );
 
-export const DeliveryBody = Type.Object({
-  id: Type.String(),
-  event_id: Type.String(),
-  event: Type.String(),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
-  attempts: Type.Array(
-    Type.Object({
-      at: Timestamp,
-      status_code: Type.Union([Type.Integer(), Type.Null()]),
-      latency_ms: Type.Integer(),
-      error: Type.Union([Type.String(), Type.Null()]),
-      response_excerpt: Type.Union([Type.String(), Type.Null()]),
-    }),
-  ),
-  next_attempt_at: NullableTimestamp,
-  created_at: Timestamp,
-});
+export const DeliveryBody = Type.Object(
+  {
+    id: Type.String(),
+    event_id: Type.String(),
+    event: Type.String(),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+    attempts: Type.Array(
+      Type.Object({
+        at: Timestamp,
+        status_code: Type.Union([Type.Integer(), Type.Null()]),
+        latency_ms: Type.Integer(),
+        error: Type.Union([Type.String(), Type.Null()]),
+        response_excerpt: Type.Union([Type.String(), Type.Null()]),
+      }),
+    ),
+    next_attempt_at: NullableTimestamp,
+    created_at: Timestamp,
+  },
+  { title: 'Delivery' },
+);

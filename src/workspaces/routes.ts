@@ -4,7 +4,15 @@ import type { Access } from '../http/access.js';
 import { contextOf, sessionOf } from '../http/context.js';
 import { listBody, pageOf } from '../http/pagination.js';
 import { requestMeta } from '../http/request-meta.js';
-import { errors, listOf, NoContent, PageQuery, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
+import {
+  errors,
+  listOf,
+  NoContent,
+  operation,
+  PageQuery,
+  paramsFor,
+  type WorkspacePrefix,
+} from '../http/schemas.js';
 import {
   CreateWorkspaceBody,
   DeleteWorkspaceBody,
@@ -26,6 +34,9 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{
     '/workspaces',
     {
       schema: {
+        operationId: 'workspaces.create',
+        security: [{ session: [] }],
+        summary: 'Create a workspace',
         tags,
         body: CreateWorkspaceBody,
         response: { 201: WorkspaceBody, ...errors(400, 401, 403, 409) },
@@ -42,6 +53,9 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{
     '/workspaces',
     {
       schema: {
+        operationId: 'workspaces.list',
+        security: [{ session: [] }],
+        summary: 'List your workspaces',
         tags,
         querystring: PageQuery,
         response: { 200: listOf(WorkspaceBody), ...errors(400, 401, 403) },
@@ -58,6 +72,9 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{
     '/workspaces/:slug',
     {
       schema: {
+        operationId: 'workspaces.delete',
+        security: [{ session: [] }],
+        summary: 'Delete a workspace and everything in it',
         tags,
         params: Type.Object({ slug: Type.String({ maxLength: 200 }) }),
         body: DeleteWorkspaceBody,
@@ -87,7 +104,12 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<SettingsRouteOptions> = a
   app.get(
     '/settings',
     {
-      schema: { tags, params, response: { 200: SettingsBody, ...errors(401, 403, 404, 429) } },
+      schema: {
+        ...operation(opts.prefix, 'settings.get', 'Read the workspace settings'),
+        tags,
+        params,
+        response: { 200: SettingsBody, ...errors(401, 403, 404, 429) },
+      },
       onRequest: access.workspace('settings.read'),
     },
     async (request) => settingsView(contextOf(request).workspace),
@@ -97,6 +119,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<SettingsRouteOptions> = a
     '/settings',
     {
       schema: {
+        ...operation(opts.prefix, 'settings.update', 'Change workspace settings'),
         tags,
         params,
         body: SettingsPatchBody,

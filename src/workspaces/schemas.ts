@@ -10,28 +10,34 @@ const LeakPolicy = Type.Union([Type.Literal('revoke'), Type.Literal('notify')]);
 
 export const CreateWorkspaceBody = Type.Object(
   { name: Name, slug: Type.Optional(Slug) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'CreateWorkspaceRequest', examples: [{ name: 'Acme Production' }] },
 );
 
-export const WorkspaceBody = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  slug: Type.String(),
-  role: RoleSchema,
-  created_at: Timestamp,
-});
+export const WorkspaceBody = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    slug: Type.String(),
+    role: RoleSchema,
+    created_at: Timestamp,
+  },
+  { title: 'Workspace' },
+);
 
-export const SettingsBody = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  slug: Type.String(),
-  timezone: Type.String(),
-  default_token_expiration_days: Type.Union([Type.Integer(), Type.Null()]),
-  audit_log_retention_days: Type.Integer(),
-  custom_scopes: Type.Array(Type.String()),
-  leak_policy: LeakPolicy,
-  created_at: Timestamp,
-});
+export const SettingsBody = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    slug: Type.String(),
+    timezone: Type.String(),
+    default_token_expiration_days: Type.Union([Type.Integer(), Type.Null()]),
+    audit_log_retention_days: Type.Integer(),
+    custom_scopes: Type.Array(Type.String()),
+    leak_policy: LeakPolicy,
+    created_at: Timestamp,
+  },
+  { title: 'Settings' },
+);
 
 export const SettingsPatchBody = Type.Object(
   {
@@ -47,10 +53,10 @@ export const SettingsPatchBody = Type.Object(
     ),
     leak_policy: Type.Optional(LeakPolicy),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'UpdateSettingsRequest' },
 );
 
 export const DeleteWorkspaceBody = Type.Object(
   { confirm: Type.String({ maxLength: 100 }) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'DeleteWorkspaceRequest' },
 );

@@ -44,3 +44,66 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/v1/tokens/verify'].post.parameters ?? []).toEqual([]);
   });
 });
+
+describe('the OpenAPI document for code generators', () => {
+  let t: TestApp;
+  let doc: Json;
+  beforeAll(async () => {
+    t = await createTestApp('sqlite');
+    doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
+  });
+  afterAll(() => t.close());
+
+  const operations = () =>
+    Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ name: `${method} ${path}`, operation })),
+    );
+
+  it('names, summarises and tags every operation, with unique ids', () => {
+    const ids = operations().map(({ operation }) => operation.operationId);
+    expect(operations().filter(({ operation }) => !operation.summary || !operation.tags?.length)).toEqual([]);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toContain('tokens.verify');
+    expect(ids).toContain('tokens.create.inWorkspace');
+  });
+
+  it('refers every JSON body to a named schema and every error to the one Error schema', () => {
+    const inline: string[] = [];
+    for (const { name, operation } of operations()) {
+      const request = operation.requestBody?.content?.['application/json']?.schema;
+      if (request !== undefined && request.$ref === undefined) inline.push(`${name} request`);
+      for (const [status, response] of Object.entries(operation.responses as Record<string, Json>)) {
+        const schema = response.content?.['application/json']?.schema;
+        if (Number(status) >= 400) {
+          if (schema?.$ref !== '#/components/schemas/Error') inline.push(`${name} ${status}`);
+        } else if (schema !== undefined && schema.$ref === undefined && schema.type !== 'null') {
+          inline.push(`${name} ${status}`);
+        }
+        if (!response.description || response.description === 'Default Response') {
+          inline.push(`${name} ${status} description`);
+        }
+      }
+    }
+    expect(inline).toEqual([]);
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['Error', 'Token', 'TokenWithSecret', 'VerifyResult', 'TokenList', 'PageMeta']),
+    );
+  });
+
+  it('asks no credential for sign-up, sign-in and health, and only a session for session routes', () => {
+    const byId = Object.fromEntries(operations().map(({ operation }) => [operation.operationId, operation]));
+    for (const id of ['accounts.signup', 'accounts.login', 'health.live', 'health.ready']) {
+      expect(byId[id]?.security).toEqual([]);
+    }
+    expect(byId['workspaces.create']?.security).toEqual([{ session: [] }]);
+    expect(byId['tokens.create']?.security).toBeUndefined(); // the document default: bearer or session
+    expect(doc.security).toEqual([{ bearer: [] }, { session: [] }]);
+    expect(doc.servers[0].url).toMatch(/^https?:\/\//);
+  });
+
+  it('declares the audit export as CSV, not JSON', () => {
+    const content = doc.paths['/v1/audit-logs/export'].get.responses['200'].content;
+    expect(Object.keys(content)).toEqual(['text/csv']);
+  });
+});

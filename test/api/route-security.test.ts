@@ -132,6 +132,8 @@ const TABLE: readonly Rule[] = [
 const OUTSIDE: Readonly<Record<string, 'anyone' | 'session'>> = {
   'POST /v1/auth/signup': 'anyone',
   'POST /v1/auth/login': 'anyone',
+  'GET /healthz': 'anyone',
+  'GET /readyz': 'anyone',
   'POST /v1/auth/logout': 'session',
   'GET /v1/me': 'session',
   'GET /v1/workspaces': 'session',
