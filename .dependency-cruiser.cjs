@@ -44,11 +44,25 @@ module.exports = {
       from: { path: '/routes\\.ts$' },
       to: { path: '^src/services\\.ts$' },
     },
+    {
+      name: 'client-knows-no-server',
+      severity: 'error',
+      comment: '@tooken/client runs in any Node or browser service: it never imports the server.',
+      from: { path: '^packages/client/' },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'client-takes-no-server-dependency',
+      severity: 'error',
+      comment: 'No database drivers, no Fastify in the client.',
+      from: { path: '^packages/client/' },
+      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-no-pkg', 'npm-unknown'], pathNot: 'openapi-fetch' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    exclude: { path: '\\.test\\.ts$' },
+    exclude: { path: '\\.test\\.ts$|/dist/' },
   },
 };

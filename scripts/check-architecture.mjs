@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 
 const depcruise = (args) =>
-  execFileSync('npx', ['--no-install', 'depcruise', 'src', '--config', '.dependency-cruiser.cjs', ...args], {
+  execFileSync('npx', ['--no-install', 'depcruise', 'src', 'packages/client/src', '--config', '.dependency-cruiser.cjs', ...args], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -26,7 +26,9 @@ const graph = JSON.parse(depcruise(['--collapse', '^src/[^/]+/', '--output-type'
 const edges = new Map();
 for (const module of graph.modules) {
   if (!module.source.startsWith('src/')) continue;
-  const targets = module.dependencies.map((d) => d.resolved).filter((t) => t.startsWith('src/') && t !== module.source);
+  const targets = module.dependencies
+    .map((d) => d.resolved)
+    .filter((t) => t.startsWith('src/') && t !== module.source);
   edges.set(module.source, targets);
 }
 
@@ -68,5 +70,9 @@ for (const cycle of folderCycles) {
   console.log(`error no-folder-cycle: ${cycle.length} folders depend on each other: ${cycle.join(', ')}`);
 }
 if (folderCycles.length > 0) failed = true;
-console.log(failed ? 'architecture: FAILED' : `architecture: ok (${edges.size} folders and top-level modules, no cycle)`);
+console.log(
+  failed
+    ? 'architecture: FAILED'
+    : `architecture: ok (${edges.size} folders and top-level modules, no cycle)`,
+);
 process.exit(failed ? 1 : 0);
