@@ -8,11 +8,23 @@
 import { execFileSync } from 'node:child_process';
 
 const depcruise = (args) =>
-  execFileSync('npx', ['--no-install', 'depcruise', 'src', 'packages/client/src', '--config', '.dependency-cruiser.cjs', ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  execFileSync(
+    'npx',
+    [
+      '--no-install',
+      'depcruise',
+      'src',
+      'packages/client/src',
+      '--config',
+      '.dependency-cruiser.cjs',
+      ...args,
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
 
 let failed = false;
 try {
