@@ -133,3 +133,27 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
+
+/** What the management commands of the CLI read from the environment (flags override each). */
+export interface CliSettings {
+  /** `TOOKEN_URL`, default `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** `TOOKEN_API_KEY`: an API key or a token. */
+  readonly apiKey: string | undefined;
+  /** `TOOKEN_EMAIL` and `TOOKEN_PASSWORD`: sign in as a person (workspace commands need it). */
+  readonly email: string | undefined;
+  readonly password: string | undefined;
+}
+
+export function cliSettings(env: Env = process.env): CliSettings {
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  return {
+    url: read('TOOKEN_URL') ?? 'http://127.0.0.1:8080',
+    apiKey: read('TOOKEN_API_KEY'),
+    email: read('TOOKEN_EMAIL'),
+    password: env.TOOKEN_PASSWORD,
+  };
+}

@@ -1,9 +1,25 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { Command, type CommanderError, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
 import { startServer } from '../server.js';
+import { apiKeyCommands } from './commands/api-keys.js';
+import { auditCommands } from './commands/audit.js';
+import { peopleCommands } from './commands/people.js';
+import { tokenCommands } from './commands/tokens.js';
+import { webhookCommands } from './commands/webhooks.js';
+import { workspaceCommands } from './commands/workspace.js';
+import { connection, EXIT } from './context.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** Usage errors exit 2, so scripts can tell them from refusals (1); help and version exit 0. */
+function exitOnUsageError(error: CommanderError): never {
+  const done = error.code === 'commander.helpDisplayed' || error.code === 'commander.version';
+  process.exit(done || error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+}
 
 function configOrExit(): Config {
   try {
@@ -17,7 +33,27 @@ function configOrExit(): Config {
   }
 }
 
-const program = new Command('tooken').description('Issue, verify, revoke and audit bearer credentials');
+const program = new Command('tooken')
+  .description('Issue, verify, revoke and audit bearer credentials')
+  .version(version, '-v, --version', 'print the version')
+  .addOption(new Option('--url <url>', 'the Tooken server (default: TOOKEN_URL or http://127.0.0.1:8080)'))
+  .addOption(new Option('--api-key <key>', 'an API key or token (default: TOOKEN_API_KEY)'))
+  .addOption(new Option('--workspace <slug>', 'name the workspace in paths (/v1/workspaces/SLUG/…)'))
+  .addOption(new Option('--json', 'print the API’s JSON instead of tables'))
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npx tooken serve
+  export TOOKEN_API_KEY=tok_live_…
+  tooken tokens create --name orders-service --scopes orders:read
+  tooken tokens verify "$SECRET" --scopes orders:read
+
+Exit codes: 0 done; 1 the API refused (its message on stderr); 2 usage error;
+3 server unreachable; 4 tokens verify answered anything but VALID.`,
+  )
+  .exitOverride(exitOnUsageError);
 
 program
   .command('serve')
@@ -53,6 +89,24 @@ program
       await database.close();
     }
   });
+
+tokenCommands(program);
+apiKeyCommands(program);
+peopleCommands(program);
+webhookCommands(program);
+auditCommands(program);
+workspaceCommands(program);
+// Every management command takes the connection options after its name too, and exits 2 on a
+// usage error. Options before the command name are the program's own (`tooken --url … webhooks
+// create --url …`: the second is the webhook's).
+program.enablePositionalOptions();
+for (const group of program.commands) {
+  group.exitOverride(exitOnUsageError).showHelpAfterError('(run with --help for usage)');
+  for (const leaf of group.commands) {
+    leaf.exitOverride(exitOnUsageError).showHelpAfterError('(run with --help for usage)');
+    connection(leaf, { url: !leaf.options.some((option) => option.long === '--url') });
+  }
+}
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`tooken: ${error instanceof Error ? error.message : String(error)}\n`);
