@@ -149,6 +149,21 @@ describe.each(dialects())('%s: invitations and their inviter', (dialect) => {
     expect(await revokedEntries(ws.id)).toHaveLength(1);
   });
 
+  it('finds the inviter of an invitation older than the inviter id by their email', async () => {
+    const { ws, base, first, second, invite, accept } = await twoOwners();
+    const older = await invite(second.headers, 'owner');
+    const kept = await invite(first.headers, 'viewer');
+    await t.services.db
+      .updateTable('invitations')
+      .set({ invited_by_id: null })
+      .where('id', 'in', [older.id, kept.id])
+      .execute();
+    expect((await send(first.headers, 'DELETE', `${base}/members/${second.user.id}`)).statusCode).toBe(204);
+    expect((await revokedEntries(ws.id)).map((e) => e.target_id)).toEqual([older.id]);
+    expectError(await accept(older), 404, 'not_found');
+    expect((await accept(kept)).statusCode).toBe(200);
+  });
+
   it('honours invitations from a current Owner, sent by session or personal key', async () => {
     const { ws, first, second, invite, accept, members } = await twoOwners();
     const key = await createApiKey(t.app, second, ws.slug, { name: 'mine', kind: 'personal' });
