@@ -110,6 +110,7 @@ export function createServices({
   const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
   const audit = createAuditService({ clock, outbox });
   const sessions = createSessionStore({ db, clock, usage, serverKey });
+  const invitations = createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl });
   return {
     config,
     database,
@@ -137,8 +138,8 @@ export function createServices({
     credentialCache,
     verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
     tokens: createTokenService({ db, clock, audit, outbox, notifier }),
-    members: createMemberService({ db, audit, notifier }),
-    invitations: createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl }),
+    members: createMemberService({ db, audit, notifier, invitations }),
+    invitations,
     mailer: createMailer(config.smtpUrl, config.emailFrom),
     webhooks: createWebhookService({
       db,

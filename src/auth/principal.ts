@@ -33,6 +33,12 @@ export interface TokenPrincipal {
   name: string;
   workspaceId: string;
   scopes: readonly string[];
+  /**
+   * The earliest instant the presented secret stops working by itself: the token's expiry, or the
+   * end of the rotation grace of an old secret; null when neither applies. Nothing it hands out may
+   * outlive it (docs/permissions.md#token-scopes).
+   */
+  validUntil: number | null;
   digest: string;
   sealKey: Buffer;
 }

@@ -1,3 +1,5 @@
+import type { Permission } from '../auth/permissions.js';
+
 /** Every domain event: what the audit log records and what webhooks may subscribe to. */
 export const TOKEN_EVENTS = [
   'token.created',
@@ -41,4 +43,15 @@ export const WEBHOOK_EVENTS: readonly EventName[] = [
 /** Token events carry the token object; they are announced by the token code, not by the audit log. */
 export function isTokenEvent(event: EventName): event is TokenEventName {
   return (TOKEN_EVENTS as readonly EventName[]).includes(event);
+}
+
+/** What one must be allowed to read to receive an event (docs/webhooks.md#who-may-subscribe-to-what). */
+export type EventReadPermission = Extract<Permission, 'tokens.read' | 'audit.read'>;
+
+/**
+ * Token events carry the token object, as viewing tokens shows it; every other event carries its
+ * audit entry, with actors, IP addresses and user agents, as the audit log shows it.
+ */
+export function readPermissionOf(event: string): EventReadPermission {
+  return (TOKEN_EVENTS as readonly string[]).includes(event) ? 'tokens.read' : 'audit.read';
 }

@@ -1,17 +1,18 @@
-import type { AuditService, RequestMeta } from '../audit/service.js';
+import { type AuditService, type RequestMeta, SYSTEM_META } from '../audit/service.js';
 import type { WorkspaceContext } from '../auth/context.js';
 import { digest, randomSecret } from '../auth/credentials.js';
-import { actorOf, creatorOf } from '../auth/principal.js';
+import { type Actor, actorOf, creatorOf } from '../auth/principal.js';
 import { seal, unseal } from '../auth/sealing.js';
 import type { SessionPrincipal } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/database.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
-import type { Db, InvitationsTable, Role } from '../db/schema.js';
+import type { Db, InvitationsTable, Role, Tx } from '../db/schema.js';
 import { queueInvitationEmail } from '../email/outbox.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { lockWorkspace } from '../workspaces/lock.js';
+import { inviterMayGrant, pendingSentBy } from './inviter.js';
 import { type InvitationView, invitationView } from './view.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -29,6 +30,16 @@ export interface InvitationService {
     secret: string,
     meta: RequestMeta,
   ): Promise<{ id: string; name: string; slug: string; role: Role }>;
+  /**
+   * Inside a member's removal or role change, once made: revokes each pending invitation the member
+   * sent that they may no longer grant, audited, so no link outlives its inviter's standing.
+   */
+  revokeStaleSentBy(
+    tx: Tx,
+    ctx: WorkspaceContext,
+    member: { userId: string; email: string },
+    meta: RequestMeta,
+  ): Promise<void>;
   /** The link of a pending invitation, for the email sender. */
   acceptUrl(invitation: Pick<InvitationsTable, 'secret_sealed'>): string | null;
 }
@@ -54,6 +65,29 @@ export function createInvitationService({
   /** Only Owners see a pending invitation's link (they may pass it on when no email is sent). */
   const view = (row: InvitationsTable, owner: boolean): InvitationView =>
     invitationView(row, owner ? acceptUrl(row) : null);
+
+  /** Ends one invitation if it is still pending, with its audit entry; false when it had ended already. */
+  const revokePending = async (
+    tx: Tx,
+    invitation: Pick<InvitationsTable, 'id' | 'email' | 'workspace_id'>,
+    by: { actor: Actor; meta: RequestMeta; now: number },
+  ): Promise<boolean> => {
+    const ended = await tx
+      .updateTable('invitations')
+      .set({ status: 'revoked', ended_at: by.now, secret_sealed: null })
+      .where('id', '=', invitation.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    if (Number(ended.numUpdatedRows) === 0) return false;
+    await audit.record(tx, {
+      workspaceId: invitation.workspace_id,
+      event: 'invitation.revoked',
+      actor: by.actor,
+      target: { type: 'invitation', id: invitation.id, name: invitation.email },
+      meta: by.meta,
+    });
+    return true;
+  };
 
   const pending = (workspaceId: string) =>
     db
@@ -158,6 +192,14 @@ export function createInvitationService({
       });
     },
 
+    async revokeStaleSentBy(tx, ctx, member, meta) {
+      const now = clock();
+      const actor = actorOf(ctx.principal);
+      for (const sent of await pendingSentBy(tx, ctx.workspace.id, member, now)) {
+        if (!(await inviterMayGrant(tx, sent))) await revokePending(tx, sent, { actor, meta, now });
+      }
+    },
+
     async accept(session, secret, meta) {
       const row = await db
         .selectFrom('invitations')
@@ -174,9 +216,17 @@ export function createInvitationService({
       if (row.email !== session.user.email) {
         throw forbidden('This invitation was sent to another email address; sign in with that address');
       }
+      let joined: boolean;
       try {
-        await db.transaction().execute(async (tx) => {
+        joined = await db.transaction().execute(async (tx) => {
           await lockWorkspace(tx, row.workspace_id);
+          // Under the lock that member changes take, so a removal or demotion of the inviter
+          // cannot slip between this check and the join.
+          // (When it has ended meanwhile, the claim below says how.)
+          if (!(await inviterMayGrant(tx, row))) {
+            const actor: Actor = { type: 'system', id: null, name: 'tooken' };
+            if (await revokePending(tx, row, { actor, meta: SYSTEM_META, now })) return false;
+          }
           const claimed = await tx
             .updateTable('invitations')
             .set({ status: 'accepted', ended_at: now, secret_sealed: null })
@@ -202,11 +252,18 @@ export function createInvitationService({
             changes: { role: { from: null, to: row.role } },
             meta,
           });
+          return true;
         });
       } catch (error) {
         if (isUniqueViolation(error))
           throw new AppError('conflict', 'You are already a member of this workspace');
         throw error;
+      }
+      if (!joined) {
+        throw new AppError(
+          'not_found',
+          'This invitation was revoked: whoever sent it may no longer invite people to this workspace',
+        );
       }
       return { id: row.workspace_id, name: row.workspace_name, slug: row.workspace_slug, role: row.role };
     },

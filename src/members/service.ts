@@ -5,6 +5,7 @@ import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, Executor, Role, Tx } from '../db/schema.js';
 import { AppError, forbidden, notFound } from '../errors.js';
+import type { InvitationService } from '../invitations/service.js';
 import { lockWorkspace } from '../workspaces/lock.js';
 import { type MemberView, memberView } from './view.js';
 
@@ -31,10 +32,12 @@ export function createMemberService({
   db,
   audit,
   notifier,
+  invitations,
 }: {
   db: Db;
   audit: AuditService;
   notifier: Notifier;
+  invitations: Pick<InvitationService, 'revokeStaleSentBy'>;
 }): MemberService {
   const members = (workspaceId: string, executor: Executor = db) =>
     executor
@@ -110,6 +113,7 @@ export function createMemberService({
           changes: { role: { from: member.role, to: role } },
           meta,
         });
+        await invitations.revokeStaleSentBy(tx, ctx, { userId, email: member.email }, meta);
         // Their personal keys act with the new role from this commit on, on every node.
         const keys = await personalKeyDigests(tx, ctx.workspace.id, userId);
         return {
@@ -145,6 +149,7 @@ export function createMemberService({
           changes: { role: { from: member.role, to: null } },
           meta,
         });
+        await invitations.revokeStaleSentBy(tx, ctx, { userId, email: member.email }, meta);
         return { result: undefined, notices: [{ type: 'credentials.changed', digests: keys }] };
       });
     },

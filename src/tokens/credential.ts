@@ -5,6 +5,8 @@ import { AppError, unauthorizedKey } from '../errors.js';
 import { tokenStatus } from './status.js';
 import type { Verifier } from './verify.js';
 
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+
 /**
  * A token used as an API credential: looked up like a verification (same cache), refused with 401
  * when unknown, expired or revoked. Its use is counted by the access check, once allowed.
@@ -28,6 +30,7 @@ export function createTokenCredentials({
       name: token.name,
       workspaceId: token.workspaceId,
       scopes: token.scopes,
+      validUntil: earliest(token.expiresAt, token.retiresAt),
       digest: digest(secret),
       sealKey: sealKeyFor(secret),
     };

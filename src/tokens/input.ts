@@ -1,5 +1,6 @@
 import type { WorkspaceContext } from '../auth/context.js';
 import { isBuiltInScope } from '../auth/permissions.js';
+import { iso } from '../clock.js';
 import { badField, forbidden } from '../errors.js';
 
 /** Checks of what a caller asks a token to be: scopes, metadata, expiry and who may grant what. */
@@ -81,8 +82,9 @@ export function checkMetadata(metadata: object): string {
 }
 
 /**
- * A token can never obtain, through a token it creates or rotates, a built-in power it does not
- * hold itself. People and API keys act with their role, which the route has checked already.
+ * A token can never obtain, through a token it creates or rotates, a scope it does not hold itself.
+ * Custom scopes count too: they grant nothing inside Tooken, but the workspace's own services honour
+ * them. People and API keys act with their role, which the route has checked already.
  */
 export function assertNoEscalation(
   caller: WorkspaceContext,
@@ -90,10 +92,41 @@ export function assertNoEscalation(
   action: 'grant' | 'rotate a token with',
 ): void {
   if (caller.via !== 'token') return;
-  const escalation = scopes.find((scope) => isBuiltInScope(scope) && !caller.scopes.includes(scope));
+  const escalation = scopes.find((scope) => !caller.scopes.includes(scope));
   if (escalation !== undefined) {
     throw forbidden(`A token cannot ${action} the scope "${escalation}" which it does not hold`);
   }
+}
+
+/**
+ * The expiry of a new token, bounded for a token caller by the end of its own secret: the workspace
+ * default is capped there, while an explicit later instant or `null` is refused rather than quietly
+ * shortened, so the caller never holds a token that dies earlier than it asked without knowing.
+ */
+export function expiryFor(
+  caller: WorkspaceContext,
+  requested: string | null | undefined,
+  defaultDays: number | null,
+  now: number,
+): number | null {
+  const expiresAt = expiryOf(requested, defaultDays, now);
+  const limit = caller.via === 'token' ? caller.principal.validUntil : null;
+  if (limit === null || (expiresAt !== null && expiresAt <= limit)) return expiresAt;
+  if (requested === undefined) return limit;
+  throw badField(
+    'expires_at',
+    `A token cannot create a token that outlives it: expires_at must be ${iso(limit)} or earlier`,
+    'forbidden',
+  );
+}
+
+/** Rotation hands over a secret for the rest of the token's life: a token may not rotate one that outlives it. */
+export function assertNotOutlived(caller: WorkspaceContext, expiresAt: number | null): void {
+  const limit = caller.via === 'token' ? caller.principal.validUntil : null;
+  if (limit === null || (expiresAt !== null && expiresAt <= limit)) return;
+  throw forbidden(
+    `A token cannot rotate a token that outlives it: this one ${expiresAt === null ? 'never expires' : `expires at ${iso(expiresAt)}`}, the caller at ${iso(limit)}`,
+  );
 }
 
 /** `token.expiring` fires 7 and 1 days ahead; windows already entered at creation are skipped. */

@@ -14,7 +14,14 @@ import type { EventName } from '../events/catalog.js';
 import type { EventOutbox } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { settingsOf } from '../workspaces/settings.js';
-import { assertNoEscalation, checkMetadata, checkScopes, expiringMarkers, expiryOf } from './input.js';
+import {
+  assertNoEscalation,
+  assertNotOutlived,
+  checkMetadata,
+  checkScopes,
+  expiringMarkers,
+  expiryFor,
+} from './input.js';
 import { type TokenStatus, tokenStatus } from './status.js';
 import { type TokenView, tokenView } from './view.js';
 
@@ -112,7 +119,7 @@ export function createTokenService({
       const scopes = checkScopes(input.scopes, settingsOf(ctx.workspace).custom_scopes);
       assertNoEscalation(ctx, scopes, 'grant');
       const metadata = checkMetadata(input.metadata ?? {});
-      const expiresAt = expiryOf(input.expires_at, ctx.workspace.default_token_expiration_days, now);
+      const expiresAt = expiryFor(ctx, input.expires_at, ctx.workspace.default_token_expiration_days, now);
       const secret = generateSecret('token');
       const creator = creatorOf(ctx.principal);
       const row: TokensTable = {
@@ -208,6 +215,7 @@ export function createTokenService({
       const row = await find(ctx.workspace.id, id);
       // Rotating hands over a working secret: like creating, a token may not obtain more power.
       assertNoEscalation(ctx, decodeScopes(row.scopes), 'rotate a token with');
+      assertNotOutlived(ctx, row.expires_at);
       const now = clock();
       const status = tokenStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now);
       if (status !== 'active') throw new AppError('conflict', `A ${status} token cannot be rotated`);

@@ -11,6 +11,7 @@ import { AppError, badField, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { queueDelivery, scheduleAttempt } from './dispatch.js';
 import { generateWebhookSecret } from './signing.js';
+import { assertMayCarry, assertMayRedirect } from './subscriptions.js';
 import { type Resolve, resolveSafeTarget, systemResolve, UnsafeUrlError } from './url-guard.js';
 import { type DeliveryView, deliveryView, type WebhookView, webhookView } from './view.js';
 
@@ -99,6 +100,7 @@ export function createWebhookService(deps: {
     get: async (ctx, id) => webhookView(await find(ctx.workspace.id, id)),
 
     async create(ctx, input, meta) {
+      assertMayCarry(ctx, input.events);
       await checkUrl(input.url);
       const now = clock();
       const secret = generateWebhookSecret();
@@ -131,6 +133,7 @@ export function createWebhookService(deps: {
 
     async update(ctx, id, patch, meta) {
       const hook = await find(ctx.workspace.id, id);
+      assertMayRedirect(ctx, { url: hook.url, events: decodeWebhookEvents(hook.events) }, patch);
       if (patch.url !== undefined) await checkUrl(patch.url);
       const next = {
         ...(patch.url !== undefined ? { url: patch.url } : {}),
