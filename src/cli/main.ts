@@ -45,7 +45,7 @@ const program = new Command('tooken')
     'after',
     `
 Examples:
-  npx tooken serve
+  tooken serve
   export TOOKEN_API_KEY=tok_live_…
   tooken tokens create --name orders-service --scopes orders:read
   tooken tokens verify "$SECRET" --scopes orders:read
