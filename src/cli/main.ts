@@ -2,9 +2,6 @@
 import { createRequire } from 'node:module';
 import { Command, type CommanderError, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../config.js';
-import { migrateToLatest, openDatabase } from '../db/database.js';
-import { createLogger } from '../logger.js';
-import { startServer } from '../server.js';
 import { apiKeyCommands } from './commands/api-keys.js';
 import { auditCommands } from './commands/audit.js';
 import { peopleCommands } from './commands/people.js';
@@ -60,6 +57,11 @@ program
   .description('run the server and its background jobs')
   .action(async () => {
     const config = configOrExit();
+    // The server's modules load only for the commands that run one: management commands stay quick.
+    const [{ createLogger }, { startServer }] = await Promise.all([
+      import('../logger.js'),
+      import('../server.js'),
+    ]);
     const logger = createLogger(config.logLevel);
     const server = await startServer(config, logger);
     const shutdown = (signal: string) => {
@@ -81,6 +83,7 @@ program
   .description('apply pending database migrations and exit')
   .action(async () => {
     const config = configOrExit();
+    const { migrateToLatest, openDatabase } = await import('../db/database.js');
     const database = openDatabase(config.databaseUrl);
     try {
       const applied = await migrateToLatest(database.db);
