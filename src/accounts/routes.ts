@@ -24,7 +24,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRouteOptions> = asy
     '/auth/signup',
     { schema: { tags, body: SignupBody, response: { 201: SignedInBody, ...errors(400, 403, 409) } } },
     async (request, reply) => {
-      const signedIn = await accounts.signup(request.body);
+      const { invitation_token: invitationToken, ...body } = request.body;
+      const signedIn = await accounts.signup({ ...body, invitationToken });
       setSessionCookie(request, reply, signedIn.sessionSecret);
       return reply.code(201).send({ user: userView(signedIn.user), csrf_token: signedIn.csrfToken });
     },

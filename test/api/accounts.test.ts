@@ -21,6 +21,7 @@ import {
 } from '../helpers.js';
 
 const MINUTE = 60 * 1000;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 24 * 60 * MINUTE;
 
 /** Every login in this file comes from its own address unless a test says otherwise, so the
@@ -183,6 +184,15 @@ describe.each(dialects())('%s: accounts', (dialect) => {
         await signupRaw(t.app, { email: uniqueEmail(), password: PASSWORD, name: 'n'.repeat(101) }),
         'name',
       );
+    });
+
+    it('answers 400 naming invitation_token when it is not a string of URL-safe characters', async () => {
+      for (const invitation_token of [42, null, '', 'has space', 'a'.repeat(201)]) {
+        expectValidationError(
+          await signupRaw(t.app, { email: uniqueEmail(), password: PASSWORD, invitation_token }),
+          'invitation_token',
+        );
+      }
     });
 
     it('answers 409 when the email is already registered, in any case', async () => {
@@ -698,8 +708,10 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       return first;
     }
 
-    async function invite(email: string, overrides: Partial<InvitationsTable> = {}) {
+    /** Writes an invitation directly and returns its link's secret (only its digest is stored). */
+    async function invite(email: string, overrides: Partial<InvitationsTable> = {}): Promise<string> {
       const { owner, workspaceId } = await firstUser();
+      const secret = randomBytes(32).toString('base64url');
       await t.services.db
         .insertInto('invitations')
         .values({
@@ -707,7 +719,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           workspace_id: workspaceId,
           email,
           role: 'viewer',
-          digest: randomBytes(32).toString('hex'),
+          digest: sha256(secret),
           status: 'pending',
           expires_at: t.clock.now() + 7 * DAY,
           invited_by: owner.user.id,
@@ -715,6 +727,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           ...overrides,
         })
         .execute();
+      return secret;
     }
 
     it('lets the first user sign up and refuses the next one', async () => {
@@ -729,24 +742,70 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       expect(second.headers['set-cookie']).toBeUndefined();
     });
 
-    it('lets an email with a pending invitation sign up, in any case', async () => {
+    it('lets an email with a pending invitation sign up with its link’s token, in any case', async () => {
       const invited = uniqueEmail('invited');
       expect((await signupRaw(t.app, { email: invited, password: PASSWORD })).statusCode).toBe(403);
-      await invite(invited);
-      const res = await signupRaw(t.app, { email: invited.toUpperCase(), password: PASSWORD });
+      const token = await invite(invited);
+      const res = await signupRaw(t.app, {
+        email: invited.toUpperCase(),
+        password: PASSWORD,
+        invitation_token: token,
+      });
       expect(res.statusCode).toBe(201);
       expect(json(res).user.email).toBe(invited);
     });
 
-    it('refuses an email whose invitation has expired, was revoked or was accepted', async () => {
+    it('refuses an invited email that signs up without the invitation’s token', async () => {
+      // Anyone who knows the address (every member can list pending invitations) is not the invitee.
+      const invited = uniqueEmail('known');
+      const token = await invite(invited);
+      const squatter = await signupRaw(t.app, { email: invited, password: 'attacker chosen' });
+      expect(squatter.statusCode).toBe(403);
+      expect(json(squatter)).toMatchObject({ error: 'forbidden', status: 403 });
+      expect(squatter.headers['set-cookie']).toBeUndefined();
+      const users = await t.services.db
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', invited)
+        .execute();
+      expect(users).toHaveLength(0);
+      // The real invitee is not locked out.
+      const invitee = await signupRaw(t.app, { email: invited, password: PASSWORD, invitation_token: token });
+      expect(invitee.statusCode).toBe(201);
+    });
+
+    it('refuses a token that belongs to another address’s invitation, or to none', async () => {
+      const invited = uniqueEmail('holder');
+      const token = await invite(invited);
+      const other = uniqueEmail('other');
+      await invite(other);
+      for (const invitation_token of [token, randomBytes(32).toString('base64url')]) {
+        const res = await signupRaw(t.app, { email: other, password: PASSWORD, invitation_token });
+        expect(res.statusCode).toBe(403);
+      }
+      const stranger = await signupRaw(t.app, {
+        email: uniqueEmail('stranger'),
+        password: PASSWORD,
+        invitation_token: token,
+      });
+      expect(stranger.statusCode).toBe(403);
+      expect(
+        await t.services.db.selectFrom('users').select('id').where('email', '=', other).execute(),
+      ).toEqual([]);
+    });
+
+    it('refuses an email whose invitation has expired, was revoked or was accepted, even with its token', async () => {
       const expired = uniqueEmail('expired');
-      await invite(expired, { expires_at: t.clock.now() - 1 });
       const revoked = uniqueEmail('revoked');
-      await invite(revoked, { status: 'revoked' });
       const accepted = uniqueEmail('accepted');
-      await invite(accepted, { status: 'accepted' });
-      for (const email of [expired, revoked, accepted]) {
-        const res = await signupRaw(t.app, { email, password: PASSWORD });
+      const tokens = [
+        [expired, await invite(expired, { expires_at: t.clock.now() - 1 })],
+        [revoked, await invite(revoked, { status: 'revoked' })],
+        [accepted, await invite(accepted, { status: 'accepted' })],
+      ] as const;
+      for (const [email, invitation_token] of tokens) {
+        expect((await signupRaw(t.app, { email, password: PASSWORD })).statusCode).toBe(403);
+        const res = await signupRaw(t.app, { email, password: PASSWORD, invitation_token });
         expect(res.statusCode).toBe(403);
       }
     });
@@ -816,6 +875,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
         })
         .execute();
       const invited = uniqueEmail('invited');
+      const token = randomBytes(32).toString('base64url');
       await db
         .insertInto('invitations')
         .values({
@@ -823,7 +883,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           workspace_id: workspaceId,
           email: invited,
           role: 'admin',
-          digest: randomBytes(32).toString('hex'),
+          digest: sha256(token),
           status: 'pending',
           expires_at: now + 7 * DAY,
           invited_by: ownerId,
@@ -833,8 +893,21 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       expect(
         (await signupRaw(t.app, { email: uniqueEmail('uninvited'), password: PASSWORD })).statusCode,
       ).toBe(403);
-      const res = await signupRaw(t.app, { email: invited, password: PASSWORD });
+      // The address alone is not enough: it is listed to every member of the workspace.
+      expect((await signupRaw(t.app, { email: invited, password: PASSWORD })).statusCode).toBe(403);
+      const res = await signupRaw(t.app, { email: invited, password: PASSWORD, invitation_token: token });
       expect(res.statusCode).toBe(201);
+      // Signing up does not join the workspace: the invitee accepts with the same link next.
+      const session = sessionFrom(res);
+      expect(json(await me(t.app, session.headers)).workspaces).toEqual([]);
+      const accepted = await t.app.inject({
+        method: 'POST',
+        url: '/v1/invitations/accept',
+        headers: session.headers,
+        payload: { token },
+      });
+      expect(accepted.statusCode, accepted.body).toBe(200);
+      expect(json(accepted).workspace).toMatchObject({ id: workspaceId, role: 'admin' });
     });
   });
 
@@ -850,6 +923,27 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
         const res = await signupRaw(t.app, { email: uniqueEmail('open'), password: PASSWORD });
         expect(res.statusCode).toBe(201);
       }
+    });
+
+    it('lets an invited address sign up without the invitation’s token, but refuses a token that is not its own', async () => {
+      const { session: owner, ws } = await ownerWorkspace(t.app);
+      const invited = uniqueEmail('invited');
+      const inv = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${ws.slug}/invitations`,
+        headers: owner.headers,
+        payload: { email: invited, role: 'viewer' },
+      });
+      expect(inv.statusCode).toBe(201);
+      const token = new URL(json(inv).accept_url).searchParams.get('token') ?? '';
+      // A client that names an invitation means to sign up through it: a wrong one is refused.
+      const wrong = await signupRaw(t.app, {
+        email: uniqueEmail('other'),
+        password: PASSWORD,
+        invitation_token: token,
+      });
+      expect(wrong.statusCode).toBe(403);
+      expect((await signupRaw(t.app, { email: invited, password: PASSWORD })).statusCode).toBe(201);
     });
   });
 });
