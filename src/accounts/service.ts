@@ -22,6 +22,7 @@ export interface AccountService {
     name?: string | undefined;
     /** The secret of an invitation link sent to `email`: how an invited person signs up. */
     invitationToken?: string | undefined;
+    ip: string;
   }): Promise<SignedIn>;
   login(input: { email: string; password: string; ip: string }): Promise<SignedIn>;
   workspacesOf(userId: string): Promise<{ id: string; name: string; slug: string; role: Role }[]>;
@@ -78,6 +79,9 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
           'forbidden',
           'Sign-up is closed on this installation; sign up with the link of an invitation sent to this address, or ask an Owner for one',
         );
+      // Counted as a failure of this IP until it succeeds (docs/accounts.md#signing-in): the answers
+      // tell whether an address is registered, and each refused attempt is work done for nothing.
+      const attempt = await throttle.beginSignup(input.ip);
       const allowed = await maySignUp(email, input.invitationToken);
       if (allowed === 'bad-invitation') {
         throw new AppError(
@@ -86,6 +90,15 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
         );
       }
       if (allowed === null) throw closed();
+      const conflict = () => new AppError('conflict', 'An account with this email already exists');
+      // Before hashing: a taken address must not cost an argon2id hash. The unique index below
+      // still settles two sign-ups of one new address racing past this check.
+      const existing = await db
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', email)
+        .executeTakeFirst();
+      if (existing !== undefined) throw conflict();
       const passwordHash = await hashPassword(input.password);
       const user: User = { id: newId('usr'), email, name: input.name ?? null, created_at: clock() };
       try {
@@ -94,8 +107,7 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
           .values({ ...user, password_hash: passwordHash })
           .execute();
       } catch (error) {
-        if (isUniqueViolation(error))
-          throw new AppError('conflict', 'An account with this email already exists');
+        if (isUniqueViolation(error)) throw conflict();
         throw error;
       }
       // "No user yet" was checked before the insert, so parallel sign-ups on an empty installation
@@ -111,6 +123,7 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
         }
       }
       const session = await sessions.create(user.id);
+      await throttle.succeed(attempt);
       return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
     },
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InvitationsTable } from '../../src/db/schema.js';
 import { newId } from '../../src/ids.js';
 import {
@@ -19,6 +19,19 @@ import {
   type TestApp,
   uniqueEmail,
 } from '../helpers.js';
+
+/** Counts argon2id hashes, to show which requests pay for one (the real hash is still computed). */
+const hashing = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../../src/accounts/passwords.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/accounts/passwords.js')>();
+  return {
+    ...real,
+    hashPassword: (password: string) => {
+      hashing.count += 1;
+      return real.hashPassword(password);
+    },
+  };
+});
 
 const MINUTE = 60 * 1000;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -46,8 +59,17 @@ function login(
   });
 }
 
-function signupRaw(app: FastifyInstance, payload: Record<string, unknown>): Promise<LightMyRequestResponse> {
-  return app.inject({ method: 'POST', url: '/v1/auth/signup', payload });
+function signupRaw(
+  app: FastifyInstance,
+  payload: Record<string, unknown>,
+  ip?: string,
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/auth/signup',
+    payload,
+    ...(ip === undefined ? {} : { remoteAddress: ip }),
+  });
 }
 
 function me(app: FastifyInstance, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
@@ -257,6 +279,66 @@ describe.each(dialects())('%s: accounts', (dialect) => {
       expectValidationError(await inject({ password: PASSWORD }), 'email');
       expectValidationError(await inject({ email, password: PASSWORD, remember: true }), 'remember');
       expectValidationError(await inject({ email, password: 12345678901 }), 'password');
+    });
+  });
+
+  describe('sign-up throttling', () => {
+    it('checks the address before hashing: parallel sign-ups for a registered email compute no hash', async () => {
+      const taken = (await signup(t.app)).user.email;
+      const before = hashing.count;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          signupRaw(t.app, { email: taken, password: `attempt number ${i}` }, nextIp()),
+        ),
+      );
+      expect(results.map((r) => r.statusCode)).toEqual(Array(40).fill(409));
+      expect(hashing.count - before).toBe(0);
+    });
+
+    it('counts refused sign-ups toward the per-IP failure budget: after 20 the address gets 429', async () => {
+      const ip = nextIp();
+      const taken = (await signup(t.app)).user.email;
+      const someone = await signup(t.app);
+      for (let i = 0; i < 20; i++) {
+        expect((await signupRaw(t.app, { email: taken, password: PASSWORD }, ip)).statusCode).toBe(409);
+      }
+      const blocked = await signupRaw(t.app, { email: uniqueEmail('fresh'), password: PASSWORD }, ip);
+      expect(blocked.statusCode).toBe(429);
+      expect(json(blocked)).toMatchObject({ error: 'rate_limited', status: 429 });
+      expect(blocked.headers['retry-after']).toBe('900');
+      expect(blocked.headers['set-cookie']).toBeUndefined();
+      // One budget: sign-in from that address is throttled too, elsewhere it is not.
+      expect((await login(t.app, someone.user.email, PASSWORD, ip)).statusCode).toBe(429);
+      expect((await login(t.app, someone.user.email, PASSWORD)).statusCode).toBe(200);
+      t.clock.advance(15 * MINUTE);
+      expect(
+        (await signupRaw(t.app, { email: uniqueEmail('later'), password: PASSWORD }, ip)).statusCode,
+      ).toBe(201);
+    });
+
+    it('throttles a burst of parallel sign-ups for a registered email from one IP', async () => {
+      const ip = nextIp();
+      const taken = (await signup(t.app)).user.email;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => signupRaw(t.app, { email: taken, password: PASSWORD }, ip)),
+      );
+      const statuses = results.map((r) => r.statusCode);
+      expect(statuses.filter((s) => s !== 409 && s !== 429)).toEqual([]);
+      expect(statuses.filter((s) => s === 409).length).toBeLessThanOrEqual(20);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20);
+    });
+
+    it('never counts a successful sign-up', async () => {
+      const ip = nextIp();
+      for (let i = 0; i < 25; i++) {
+        const res = await signupRaw(t.app, { email: uniqueEmail('many'), password: PASSWORD }, ip);
+        expect(res.statusCode).toBe(201);
+      }
+      // The address still has its whole budget of 20 failures.
+      for (let i = 0; i < 20; i++) {
+        expect((await login(t.app, uniqueEmail('nobody'), 'wrong password', ip)).statusCode).toBe(401);
+      }
+      expect((await login(t.app, uniqueEmail('nobody'), 'wrong password', ip)).statusCode).toBe(429);
     });
   });
 
@@ -841,6 +923,18 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       t = await createTestApp(dialect, { TOOKEN_SIGNUP: 'closed' });
     });
     afterAll(() => t.close());
+
+    it('counts sign-ups refused for lack of an invitation toward the per-IP failure budget', async () => {
+      const ip = '10.250.0.1';
+      for (let i = 0; i < 20; i++) {
+        expect(
+          (await signupRaw(t.app, { email: uniqueEmail('knock'), password: PASSWORD }, ip)).statusCode,
+        ).toBe(403);
+      }
+      const res = await signupRaw(t.app, { email: uniqueEmail('knock'), password: PASSWORD }, ip);
+      expect(res.statusCode).toBe(429);
+      expect(res.headers['retry-after']).toBe('900');
+    });
 
     it('answers 403 to everyone, even on an empty installation', async () => {
       const res = await signupRaw(t.app, { email: uniqueEmail(), password: PASSWORD });
