@@ -128,6 +128,7 @@ export function createServices({
   const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
   const audit = createAuditService({ clock, outbox });
   const sessions = createSessionStore({ db, clock, usage, serverKey });
+  const rateLimiter = createDbRateLimiter({ db, clock });
   return {
     config,
     database,
@@ -146,9 +147,9 @@ export function createServices({
       throttle: createLoginThrottle({ db, clock }),
       signupMode: config.signup,
     }),
-    workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache }),
+    workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache, rateLimiter }),
     apiKeys: createApiKeyService({ db, clock, audit, notifier }),
-    rateLimiter: createDbRateLimiter({ db, clock }),
+    rateLimiter,
     verifyLimiter: createLocalRateLimiter({ db: database.adapter.clustered ? db : null, clock }),
     notifier,
     tokenCache,
