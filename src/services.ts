@@ -127,7 +127,7 @@ export function createServices({
   const outbox = createEventOutbox([dispatchEvent]);
   const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
   const audit = createAuditService({ clock, outbox });
-  const sessions = createSessionStore({ db, clock, usage, serverKey });
+  const sessions = createSessionStore({ db, clock, usage });
   const rateLimiter = createDbRateLimiter({ db, clock });
   return {
     config,
