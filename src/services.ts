@@ -7,7 +7,7 @@ import type { Workspace } from './auth/context.js';
 import type { ApiKeyPrincipal } from './auth/principal.js';
 import { createSessionStore, type SessionStore } from './auth/sessions.js';
 import type { Clock } from './clock.js';
-import { createInvalidatingCache, type InvalidatingCache } from './cluster/cache.js';
+import { type CacheSize, createInvalidatingCache, type InvalidatingCache } from './cluster/cache.js';
 import { createNotifier, type Notifier } from './cluster/notifier.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/database.js';
@@ -65,16 +65,33 @@ export interface Services {
   ready: { migrated: boolean };
 }
 
+/**
+ * How many entries the verify cache (tokens) and the API-key cache (credentials) keep: hits, and
+ * remembered misses apart from them, so a flood of unknown secrets cannot push out real entries.
+ */
+export interface CacheSizes {
+  tokens: CacheSize;
+  credentials: CacheSize;
+}
+
+const DEFAULT_CACHE_SIZES: CacheSizes = {
+  tokens: { hits: 100_000, misses: 10_000 },
+  credentials: { hits: 10_000, misses: 1_000 },
+};
+
 export function createServices({
   config,
   database,
   clock,
   serverKey,
   resolve,
+  cacheSizes = DEFAULT_CACHE_SIZES,
   onError = () => {},
 }: {
   /** DNS for webhook hosts (tests inject one); the system resolver otherwise. */
   resolve?: Resolve;
+  /** Tests use small caches, to fill them. */
+  cacheSizes?: CacheSizes;
   config: Config;
   database: DatabaseHandle;
   clock: Clock;
@@ -84,9 +101,10 @@ export function createServices({
   const db = database.db;
   const notifier = createNotifier(database, onError);
   const ttlMs = database.adapter.cacheTtlMs;
-  const tokenCache = createTokenCache({ max: 100_000, ttlMs });
-  const credentialCache = createInvalidatingCache<ApiKeyPrincipal>({ max: 10_000, ttlMs });
-  const workspaceCache = createInvalidatingCache<Workspace>({ max: 10_000, ttlMs });
+  const tokenCache = createTokenCache({ ...cacheSizes.tokens, ttlMs });
+  const credentialCache = createInvalidatingCache<ApiKeyPrincipal>({ ...cacheSizes.credentials, ttlMs });
+  // Looked up by ids of live credentials only: a miss here is a workspace deleted a moment ago.
+  const workspaceCache = createInvalidatingCache<Workspace>({ hits: 10_000, misses: 100, ttlMs });
   notifier.subscribe((notice) => {
     switch (notice.type) {
       case 'reset':
@@ -109,7 +127,8 @@ export function createServices({
   const outbox = createEventOutbox([dispatchEvent]);
   const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
   const audit = createAuditService({ clock, outbox });
-  const sessions = createSessionStore({ db, clock, usage, serverKey });
+  const sessions = createSessionStore({ db, clock, usage });
+  const rateLimiter = createDbRateLimiter({ db, clock });
   const invitations = createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl });
   return {
     config,
@@ -129,9 +148,9 @@ export function createServices({
       throttle: createLoginThrottle({ db, clock }),
       signupMode: config.signup,
     }),
-    workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache }),
+    workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache, rateLimiter }),
     apiKeys: createApiKeyService({ db, clock, audit, notifier }),
-    rateLimiter: createDbRateLimiter({ db, clock }),
+    rateLimiter,
     verifyLimiter: createLocalRateLimiter({ db: database.adapter.clustered ? db : null, clock }),
     notifier,
     tokenCache,

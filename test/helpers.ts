@@ -11,7 +11,7 @@ import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
-import { createServices, type Services } from '../src/services.js';
+import { type CacheSizes, createServices, type Services } from '../src/services.js';
 import type { Resolve } from '../src/webhooks/url-guard.js';
 
 /** The databases every API test runs on: SQLite always, PostgreSQL when asked for. */
@@ -73,7 +73,12 @@ export interface TestApp {
 export async function createTestApp(
   dialect: DialectName,
   env: Record<string, string> = {},
-  options: { databaseUrl?: string; onQuery?: (sql: string) => void; resolve?: Resolve } = {},
+  options: {
+    databaseUrl?: string;
+    onQuery?: (sql: string) => void;
+    resolve?: Resolve;
+    cacheSizes?: CacheSizes;
+  } = {},
 ): Promise<TestApp> {
   const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
   const databaseUrl = options.databaseUrl ?? fresh?.url ?? '';
@@ -91,6 +96,7 @@ export async function createTestApp(
     // Nodes sharing a database share TOOKEN_SECRET_KEY; otherwise each test app gets its own key.
     serverKey: config.secretKey !== null ? Buffer.from(config.secretKey, 'base64') : randomBytes(32),
     ...(options.resolve ? { resolve: options.resolve } : {}),
+    ...(options.cacheSizes ? { cacheSizes: options.cacheSizes } : {}),
   });
   services.ready.migrated = true;
   await services.notifier.start();

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/schema.js';
+import type { Db, LoginFailuresTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 
@@ -8,7 +8,9 @@ const LIMITS = { email: 5, ip: 20 } as const;
 
 /**
  * Login failures are kept in the database, so the limits hold across every node (docs/accounts.md#signing-in).
- * Each failure is counted once by email and once by IP; a success clears the email's count only.
+ * Each failed sign-in is counted once by email and once by IP; a success clears the email's count
+ * only. A refused sign-up is counted by IP alone: counting it against the email would let anyone
+ * lock a person out of signing in by signing up with their address.
  *
  * An attempt is recorded as a failure *before* its password is checked and taken back only when
  * it succeeds: were it counted afterwards, a burst of parallel guesses would all pass the check
@@ -17,15 +19,17 @@ const LIMITS = { email: 5, ip: 20 } as const;
 export interface LoginThrottle {
   /** Counts the attempt, or throws 429 (not counting it) when a limit is already reached. */
   begin(email: string, ip: string): Promise<LoginAttempt>;
-  /** The password was right: clears the email's failures; the IP keeps its earlier ones. */
+  /** The same for a sign-up, counted against the IP's budget only. */
+  beginSignup(ip: string): Promise<LoginAttempt>;
+  /** It succeeded: takes the attempt back and clears the email's failures; the IP keeps its earlier ones. */
   succeed(attempt: LoginAttempt): Promise<void>;
 }
 
 export interface LoginAttempt {
-  email: string;
+  /** The email whose failures a success clears; null for a sign-up. */
+  email: string | null;
   /** The rows that count this attempt, removed again when it succeeds or is refused. */
-  emailRowId: string;
-  ipRowId: string;
+  rowIds: string[];
 }
 
 export function createLoginThrottle({ db, clock }: { db: Db; clock: Clock }): LoginThrottle {
@@ -56,44 +60,41 @@ export function createLoginThrottle({ db, clock }: { db: Db; clock: Clock }): Lo
       .executeTakeFirstOrThrow();
     return Number(row.n);
   };
-  return {
-    async begin(email, ip) {
-      const now = clock();
-      const attempt: LoginAttempt = { email, emailRowId: newId('lf'), ipRowId: newId('lf') };
-      await db.transaction().execute(async (tx) => {
-        await tx
-          .deleteFrom('login_failures')
-          .where('at', '<=', now - LOGIN_WINDOW_MS)
-          .execute();
-        await tx
-          .insertInto('login_failures')
-          .values([
-            { id: attempt.emailRowId, kind: 'email', subject: email, at: now },
-            { id: attempt.ipRowId, kind: 'ip', subject: ip, at: now },
-          ])
-          .execute();
-      });
-      // Counted after the insert, so concurrent attempts see each other (at worst both refuse).
-      if ((await count('email', email)) <= LIMITS.email && (await count('ip', ip)) <= LIMITS.ip) {
-        return attempt;
-      }
-      await db
+  const start = async (email: string | null, ip: string, message: string): Promise<LoginAttempt> => {
+    const now = clock();
+    const rows: LoginFailuresTable[] = [
+      ...(email === null ? [] : [{ id: newId('lf'), kind: 'email' as const, subject: email, at: now }]),
+      { id: newId('lf'), kind: 'ip', subject: ip, at: now },
+    ];
+    const attempt: LoginAttempt = { email, rowIds: rows.map((row) => row.id) };
+    await db.transaction().execute(async (tx) => {
+      await tx
         .deleteFrom('login_failures')
-        .where('id', 'in', [attempt.emailRowId, attempt.ipRowId])
+        .where('at', '<=', now - LOGIN_WINDOW_MS)
         .execute();
-      // When both limits are hit, the later reopening is the one the caller has to wait for.
-      const wait = Math.max(1, (await waitFor('email', email)) ?? 0, (await waitFor('ip', ip)) ?? 0);
-      throw new AppError('rate_limited', 'Too many failed sign-in attempts; try again later', {
-        headers: { 'retry-after': String(wait) },
-      });
-    },
+      await tx.insertInto('login_failures').values(rows).execute();
+    });
+    // Counted after the insert, so concurrent attempts see each other (at worst both refuse).
+    const emailOk = email === null || (await count('email', email)) <= LIMITS.email;
+    if (emailOk && (await count('ip', ip)) <= LIMITS.ip) return attempt;
+    await db.deleteFrom('login_failures').where('id', 'in', attempt.rowIds).execute();
+    // When both limits are hit, the later reopening is the one the caller has to wait for.
+    const emailWait = email === null ? 0 : ((await waitFor('email', email)) ?? 0);
+    const wait = Math.max(1, emailWait, (await waitFor('ip', ip)) ?? 0);
+    throw new AppError('rate_limited', message, { headers: { 'retry-after': String(wait) } });
+  };
+  return {
+    begin: (email, ip) => start(email, ip, 'Too many failed sign-in attempts; try again later'),
+    beginSignup: (ip) =>
+      start(null, ip, 'Too many refused sign-ups or failed sign-ins from this address; try again later'),
     async succeed(attempt) {
+      const { email } = attempt;
       await db
         .deleteFrom('login_failures')
         .where((eb) =>
           eb.or([
-            eb.and([eb('kind', '=', 'email'), eb('subject', '=', attempt.email)]),
-            eb('id', '=', attempt.ipRowId),
+            eb('id', 'in', attempt.rowIds),
+            ...(email === null ? [] : [eb.and([eb('kind', '=', 'email'), eb('subject', '=', email)])]),
           ]),
         )
         .execute();

@@ -29,11 +29,12 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRouteOptions> = asy
         summary: 'Sign up',
         tags,
         body: SignupBody,
-        response: { 201: SignedInBody, ...errors(400, 403, 409) },
+        response: { 201: SignedInBody, ...errors(400, 403, 409, 429) },
       },
     },
     async (request, reply) => {
-      const signedIn = await accounts.signup(request.body);
+      const { invitation_token: invitationToken, ...body } = request.body;
+      const signedIn = await accounts.signup({ ...body, invitationToken, ip: request.ip });
       setSessionCookie(request, reply, signedIn.sessionSecret);
       return reply.code(201).send({ user: userView(signedIn.user), csrf_token: signedIn.csrfToken });
     },

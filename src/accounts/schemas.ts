@@ -14,8 +14,16 @@ export const UserBody = Type.Object(
   { title: 'User' },
 );
 
+/** The `token` of an invitation link (URL-safe base64). */
+export const InvitationToken = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' });
+
 export const SignupBody = Type.Object(
-  { email: Email, password: Password, name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+  {
+    email: Email,
+    password: Password,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    invitation_token: Type.Optional(InvitationToken),
+  },
   {
     additionalProperties: false,
     title: 'SignupRequest',

@@ -1,3 +1,4 @@
+import { constantTimeEqual, digest } from '../auth/credentials.js';
 import type { SessionStore, User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { SignupMode } from '../config.js';
@@ -15,7 +16,14 @@ export interface SignedIn {
 }
 
 export interface AccountService {
-  signup(input: { email: string; password: string; name?: string | undefined }): Promise<SignedIn>;
+  signup(input: {
+    email: string;
+    password: string;
+    name?: string | undefined;
+    /** The secret of an invitation link sent to `email`: how an invited person signs up. */
+    invitationToken?: string | undefined;
+    ip: string;
+  }): Promise<SignedIn>;
   login(input: { email: string; password: string; ip: string }): Promise<SignedIn>;
   workspacesOf(userId: string): Promise<{ id: string; name: string; slug: string; role: Role }[]>;
 }
@@ -33,34 +41,64 @@ export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 export function createAccountService({ db, clock, sessions, throttle, signupMode }: Deps): AccountService {
   const dummyHash = hashPassword(DUMMY_HASH_INPUT);
 
+  /** Whether `token` is the link of a pending, unexpired invitation sent to `email`. */
+  const invitedWith = async (email: string, token: string): Promise<boolean> => {
+    const invitation = await db
+      .selectFrom('invitations')
+      .select('email')
+      .where('digest', '=', digest(token))
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', clock())
+      .executeTakeFirst();
+    return invitation !== undefined && constantTimeEqual(invitation.email, email);
+  };
+
   /**
-   * Who may sign up (docs/accounts.md#signing-up), and why ('first': the installation has no user yet). An address
-   * with a pending invitation always may.
+   * Who may sign up (docs/accounts.md#signing-up), and why ('first': the installation has no user
+   * yet). An invited person always may, but only with the invitation's link: the address alone is
+   * listed to every member of the workspace. A link that is given must be valid in every mode.
    */
-  const maySignUp = async (email: string): Promise<'open' | 'first' | 'invited' | null> => {
+  const maySignUp = async (
+    email: string,
+    token: string | undefined,
+  ): Promise<'open' | 'first' | 'invited' | 'bad-invitation' | null> => {
+    if (token !== undefined) return (await invitedWith(email, token)) ? 'invited' : 'bad-invitation';
     if (signupMode === 'open') return 'open';
     if (signupMode === 'first-user') {
       const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
       if (anyUser === undefined) return 'first';
     }
-    const invited = await db
-      .selectFrom('invitations')
-      .select('id')
-      .where('email', '=', email)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', clock())
-      .limit(1)
-      .executeTakeFirst();
-    return invited === undefined ? null : 'invited';
+    return null;
   };
 
   return {
     async signup(input) {
       const email = normaliseEmail(input.email);
       const closed = () =>
-        new AppError('forbidden', 'Sign-up is closed on this installation; ask an Owner for an invitation');
-      const allowed = await maySignUp(email);
+        new AppError(
+          'forbidden',
+          'Sign-up is closed on this installation; sign up with the link of an invitation sent to this address, or ask an Owner for one',
+        );
+      // Counted as a failure of this IP until it succeeds (docs/accounts.md#signing-in): the answers
+      // tell whether an address is registered, and each refused attempt is work done for nothing.
+      const attempt = await throttle.beginSignup(input.ip);
+      const allowed = await maySignUp(email, input.invitationToken);
+      if (allowed === 'bad-invitation') {
+        throw new AppError(
+          'forbidden',
+          'This invitation link does not open sign-up for this address: it was sent to another one, or it was used, revoked or replaced, or it expired',
+        );
+      }
       if (allowed === null) throw closed();
+      const conflict = () => new AppError('conflict', 'An account with this email already exists');
+      // Before hashing: a taken address must not cost an argon2id hash. The unique index below
+      // still settles two sign-ups of one new address racing past this check.
+      const existing = await db
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', email)
+        .executeTakeFirst();
+      if (existing !== undefined) throw conflict();
       const passwordHash = await hashPassword(input.password);
       const user: User = { id: newId('usr'), email, name: input.name ?? null, created_at: clock() };
       try {
@@ -69,8 +107,7 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
           .values({ ...user, password_hash: passwordHash })
           .execute();
       } catch (error) {
-        if (isUniqueViolation(error))
-          throw new AppError('conflict', 'An account with this email already exists');
+        if (isUniqueViolation(error)) throw conflict();
         throw error;
       }
       // "No user yet" was checked before the insert, so parallel sign-ups on an empty installation
@@ -86,6 +123,7 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
         }
       }
       const session = await sessions.create(user.id);
+      await throttle.succeed(attempt);
       return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
     },
 

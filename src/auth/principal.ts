@@ -70,11 +70,11 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-/** Looks up an API key by the digest of its secret. Checksum failures never reach the database. */
 /**
- * Looks up an API key by the digest of its secret: from the in-process cache (hits and misses),
- * else one indexed read. Checksum failures never reach either. Regenerate, delete, role changes
- * and member removal invalidate the entry on every node, so they take effect at once.
+ * Looks up an API key by the digest of its secret: from the in-process cache (hits, and misses
+ * kept apart so that unknown keys cannot push real ones out), else one indexed read. Checksum
+ * failures never reach either. Regenerate, delete, role changes and member removal invalidate the
+ * entry on every node, so they take effect at once.
  */
 export async function resolveApiKey(
   db: Db,

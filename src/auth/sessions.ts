@@ -1,8 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Db, UsersTable } from '../db/schema.js';
 import type { UsageBuffer } from '../usage/buffer.js';
-import { digest, randomSecret } from './credentials.js';
+import { digest, randomSecret, sealKeyFor } from './credentials.js';
 
 export const SESSION_COOKIE = 'tooken_session';
 export const SESSION_IDLE_MS = 14 * 24 * 60 * 60 * 1000;
@@ -17,7 +17,7 @@ export interface SessionPrincipal {
   /** SHA-256 of the cookie secret: what is stored, and the idempotency scope. */
   digest: string;
   csrfToken: string;
-  /** Seals this user's idempotent replays: derived from the server key and the user id. */
+  /** Seals this session's idempotent replays: derived from the cookie secret, which is never stored. */
   sealKey: Buffer;
   /** The session was refreshed by this request: send the cookie again so it lives 14 days from now. */
   renew: boolean;
@@ -41,13 +41,10 @@ export function createSessionStore({
   db,
   clock,
   usage,
-  serverKey,
 }: {
   db: Db;
   clock: Clock;
   usage: UsageBuffer;
-  /** Seals idempotent replays per user, so every session of that user can read them (docs/api.md#idempotency-keys). */
-  serverKey: Buffer;
 }): SessionStore {
   return {
     async create(userId) {
@@ -78,7 +75,7 @@ export function createSessionStore({
         user,
         digest: idDigest,
         csrfToken: csrfTokenFor(secret),
-        sealKey: createHmac('sha256', serverKey).update(`tooken-replay\n${user.id}`).digest(),
+        sealKey: sealKeyFor(secret),
         renew,
       };
     },

@@ -31,10 +31,9 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw badField('Idempotency-Key', 'must be 1–255 printable ASCII characters');
     }
-    // Scoped to the calling credential, or to the user behind a dashboard session (docs/api.md#idempotency-keys).
-    const principal = request.principal;
-    const scope = principal.type === 'session' ? `user:${principal.user.id}` : principal.digest;
-    const { sealKey } = principal;
+    // Scoped to the calling credential — an API key, a token or one session — by the digest of its
+    // secret, and sealed under a key derived from that secret itself (docs/api.md#idempotency-keys).
+    const { digest: scope, sealKey } = request.principal;
     let canonicalBody: string;
     try {
       canonicalBody = canonicalJson(request.body ?? null);

@@ -20,10 +20,16 @@ export function registerInvitationPage(app: FastifyInstance, config: Pick<Config
     const body =
       token === null
         ? '<p>This invitation link is incomplete. Open the link from your invitation email again.</p>'
-        : `<p>You have been invited to a Tooken workspace. Sign in (or sign up) with the email address the
-invitation was sent to, then accept it:</p>
-<pre>curl -c jar -H 'content-type: application/json' \\
-  -d '{"email":"you@example.com","password":"…"}' ${base}/v1/auth/signup   # or /v1/auth/login
+        : `<p>You have been invited to a Tooken workspace. Sign up with the email address the invitation was
+sent to and this link's token (or sign in, if you already have an account with that address), then
+accept the invitation:</p>
+<pre># New to Tooken: sign up with the invited address and the link's token
+curl -c jar -H 'content-type: application/json' \\
+  -d '{"email":"you@example.com","password":"…","invitation_token":"${escapeHtml(token)}"}' ${base}/v1/auth/signup
+# Already have an account with that address: sign in instead
+curl -c jar -H 'content-type: application/json' \\
+  -d '{"email":"you@example.com","password":"…"}' ${base}/v1/auth/login
+# Then accept the invitation
 CSRF=$(curl -s -b jar ${base}/v1/me | node -pe 'JSON.parse(require("fs").readFileSync(0)).csrf_token')
 curl -b jar -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \\
   -d '{"token":"${escapeHtml(token)}"}' ${base}/v1/invitations/accept</pre>

@@ -1,4 +1,4 @@
-import { createInvalidatingCache, type InvalidatingCache } from '../cluster/cache.js';
+import { type CacheSize, createInvalidatingCache, type InvalidatingCache } from '../cluster/cache.js';
 
 /** What verification needs to know about a secret, cached in-process by its digest. */
 export interface CachedToken {
@@ -19,5 +19,5 @@ export interface CachedToken {
  */
 export type TokenCache = InvalidatingCache<CachedToken>;
 
-export const createTokenCache = (options: { max: number; ttlMs: number }): TokenCache =>
+export const createTokenCache = (options: CacheSize & { ttlMs: number }): TokenCache =>
   createInvalidatingCache<CachedToken>(options);

@@ -4,7 +4,8 @@ import type { CachedToken, TokenCache } from './cache.js';
 
 /**
  * Finds the token behind a secret's digest: from the in-process cache, else one indexed read
- * (whose result, hit or miss, is cached). Never writes.
+ * (whose result, hit or miss, is cached; misses apart, so forged secrets cannot evict real
+ * tokens). Never writes.
  */
 export async function lookupToken(db: Db, cache: TokenCache, digest: string): Promise<CachedToken | null> {
   const cached = cache.get(digest);

@@ -39,7 +39,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Create a workspace',
         tags,
         body: CreateWorkspaceBody,
-        response: { 201: WorkspaceBody, ...errors(400, 401, 403, 409) },
+        response: { 201: WorkspaceBody, ...errors(400, 401, 403, 409, 429) },
       },
       onRequest: access.session(),
     },

@@ -9,10 +9,11 @@ import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/database.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { Db, Role } from '../db/schema.js';
-import { badField } from '../errors.js';
+import { AppError, badField } from '../errors.js';
 import { newId } from '../ids.js';
+import type { RateLimiter } from '../rate-limit/limiter.js';
 import { type Settings, settingsOf } from './settings.js';
-import { slugFromName, slugWithSuffix } from './slug.js';
+import { slugFromName, slugWithRandomSuffix } from './slug.js';
 import { canonicalTimezone } from './timezone.js';
 import { type SettingsView, settingsView, type WorkspaceView, workspaceView } from './view.js';
 
@@ -40,18 +41,26 @@ export interface WorkspaceService {
   remove(ctx: WorkspaceContext, confirm: string): Promise<void>;
 }
 
+/** New workspaces per user and minute (docs/workspaces.md#workspaces). */
+export const WORKSPACES_PER_MINUTE = 10;
+/** Slugs tried for a name: its own, then random suffixes (a clash of those is all but impossible). */
+const SLUG_ATTEMPTS = 4;
+
 export function createWorkspaceService({
   db,
   clock,
   audit,
   notifier,
   cache,
+  rateLimiter,
 }: {
   db: Db;
   clock: Clock;
   audit: AuditService;
   notifier: Notifier;
   cache: InvalidatingCache<Workspace>;
+  /** Shared by every node, so the per-user limit holds across a cluster. */
+  rateLimiter: RateLimiter;
 }): WorkspaceService {
   const taken = async (slug: string) =>
     (await db.selectFrom('workspaces').select('id').where('slug', '=', slug).executeTakeFirst()) !==
@@ -59,16 +68,13 @@ export function createWorkspaceService({
 
   return {
     async create(user, input, meta) {
-      const base = slugFromName(input.name);
-      let n = 1;
-      /** The next derived slug not taken yet (`acme`, `acme-2`, …), or null when none is left. */
-      const nextFree = async (): Promise<string | null> => {
-        for (; n < 1000; n++) {
-          const candidate = n === 1 ? base : slugWithSuffix(base, n);
-          if (!(await taken(candidate))) return candidate;
-        }
-        return null;
-      };
+      // Each creation writes rows for good and no workspace budget covers it: bound it per person.
+      const limit = await rateLimiter.hit(`workspace-create:${user.id}`, WORKSPACES_PER_MINUTE);
+      if (!limit.allowed) {
+        throw new AppError('rate_limited', 'Too many new workspaces; try again in a minute', {
+          headers: { 'retry-after': String(limit.retryAfter) },
+        });
+      }
       const insertWorkspace = async (slug: string): Promise<Workspace> => {
         const workspace: Workspace = {
           id: newId('ws'),
@@ -102,18 +108,27 @@ export function createWorkspaceService({
         });
         return workspace;
       };
-      // A derived slug can be taken between the check and the insert by a concurrent creation:
-      // then the next suffix is tried. Only an explicit slug is the caller's conflict (409).
-      for (;;) {
-        const slug = input.slug ?? (await nextFree());
-        if (slug === null)
-          throw badField('slug', 'No free slug is left for this name; choose one', 'conflict');
+      if (input.slug !== undefined) {
+        try {
+          return workspaceView(await insertWorkspace(input.slug), 'owner');
+        } catch (error) {
+          if (isUniqueViolation(error)) throw badField('slug', 'This slug is already taken', 'conflict');
+          throw error;
+        }
+      }
+      // The name's own slug when free (one look-up), else random suffixes, tried by inserting: a
+      // concurrent creation taking a slug between look-up and insert only costs another attempt.
+      const base = slugFromName(input.name);
+      let slug = (await taken(base)) ? slugWithRandomSuffix(base) : base;
+      for (let attempt = 1; ; attempt++) {
         try {
           return workspaceView(await insertWorkspace(slug), 'owner');
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
-          if (input.slug !== undefined) throw badField('slug', 'This slug is already taken', 'conflict');
-          n++;
+          if (attempt >= SLUG_ATTEMPTS) {
+            throw badField('slug', 'No free slug was found for this name; choose one', 'conflict');
+          }
+          slug = slugWithRandomSuffix(base);
         }
       }
     },

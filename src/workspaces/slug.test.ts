@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SLUG_PATTERN, slugFromName, slugWithSuffix } from './slug.js';
+import { SLUG_PATTERN, slugFromName, slugWithRandomSuffix } from './slug.js';
 
 describe('slugs', () => {
   const valid = new RegExp(SLUG_PATTERN);
@@ -13,10 +13,14 @@ describe('slugs', () => {
     }
   });
 
-  it('adds a suffix without passing 48 characters', () => {
-    expect(slugWithSuffix('acme', 2)).toBe('acme-2');
-    const long = slugWithSuffix('a'.repeat(48), 12);
+  it('adds a random suffix without passing 48 characters', () => {
+    expect(slugWithRandomSuffix('acme')).toMatch(/^acme-[a-z0-9]{6}$/);
+    const long = slugWithRandomSuffix('a'.repeat(48));
     expect(long).toHaveLength(48);
     expect(long).toMatch(valid);
+    // A dash left at the cut is dropped, so the slug stays valid.
+    const cut = slugWithRandomSuffix(`${'a'.repeat(40)}-bbbbbbb`);
+    expect(cut).toMatch(valid);
+    expect(cut).toMatch(/^a{40}-[a-z0-9]{6}$/);
   });
 });

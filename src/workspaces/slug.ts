@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+
 export const SLUG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$';
 
 /** A slug derived from a workspace name: lowercase ASCII words joined by dashes, ≤ 48 chars. */
@@ -13,8 +15,15 @@ export function slugFromName(name: string): string {
   return base === '' ? 'workspace' : base;
 }
 
-/** The slug with a numeric suffix, still within 48 characters. */
-export function slugWithSuffix(slug: string, n: number): string {
-  const suffix = `-${n}`;
+const SUFFIX_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/**
+ * The slug with a random 6-character suffix (`acme-x7k2q9`), still within 48 characters. Random,
+ * not `-2`, `-3`, …: counting up means searching past every earlier one, and many names share a
+ * base (every name without Latin letters derives `workspace`).
+ */
+export function slugWithRandomSuffix(slug: string): string {
+  let suffix = '-';
+  for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
   return `${slug.slice(0, 48 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }

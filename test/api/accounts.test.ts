@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InvitationsTable } from '../../src/db/schema.js';
 import { newId } from '../../src/ids.js';
 import {
@@ -20,7 +20,21 @@ import {
   uniqueEmail,
 } from '../helpers.js';
 
+/** Counts argon2id hashes, to show which requests pay for one (the real hash is still computed). */
+const hashing = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../../src/accounts/passwords.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/accounts/passwords.js')>();
+  return {
+    ...real,
+    hashPassword: (password: string) => {
+      hashing.count += 1;
+      return real.hashPassword(password);
+    },
+  };
+});
+
 const MINUTE = 60 * 1000;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 24 * 60 * MINUTE;
 
 /** Every login in this file comes from its own address unless a test says otherwise, so the
@@ -45,8 +59,17 @@ function login(
   });
 }
 
-function signupRaw(app: FastifyInstance, payload: Record<string, unknown>): Promise<LightMyRequestResponse> {
-  return app.inject({ method: 'POST', url: '/v1/auth/signup', payload });
+function signupRaw(
+  app: FastifyInstance,
+  payload: Record<string, unknown>,
+  ip?: string,
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/auth/signup',
+    payload,
+    ...(ip === undefined ? {} : { remoteAddress: ip }),
+  });
 }
 
 function me(app: FastifyInstance, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
@@ -185,6 +208,15 @@ describe.each(dialects())('%s: accounts', (dialect) => {
       );
     });
 
+    it('answers 400 naming invitation_token when it is not a string of URL-safe characters', async () => {
+      for (const invitation_token of [42, null, '', 'has space', 'a'.repeat(201)]) {
+        expectValidationError(
+          await signupRaw(t.app, { email: uniqueEmail(), password: PASSWORD, invitation_token }),
+          'invitation_token',
+        );
+      }
+    });
+
     it('answers 409 when the email is already registered, in any case', async () => {
       const email = uniqueEmail('dup');
       expect((await signupRaw(t.app, { email, password: PASSWORD })).statusCode).toBe(201);
@@ -247,6 +279,66 @@ describe.each(dialects())('%s: accounts', (dialect) => {
       expectValidationError(await inject({ password: PASSWORD }), 'email');
       expectValidationError(await inject({ email, password: PASSWORD, remember: true }), 'remember');
       expectValidationError(await inject({ email, password: 12345678901 }), 'password');
+    });
+  });
+
+  describe('sign-up throttling', () => {
+    it('checks the address before hashing: parallel sign-ups for a registered email compute no hash', async () => {
+      const taken = (await signup(t.app)).user.email;
+      const before = hashing.count;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          signupRaw(t.app, { email: taken, password: `attempt number ${i}` }, nextIp()),
+        ),
+      );
+      expect(results.map((r) => r.statusCode)).toEqual(Array(40).fill(409));
+      expect(hashing.count - before).toBe(0);
+    });
+
+    it('counts refused sign-ups toward the per-IP failure budget: after 20 the address gets 429', async () => {
+      const ip = nextIp();
+      const taken = (await signup(t.app)).user.email;
+      const someone = await signup(t.app);
+      for (let i = 0; i < 20; i++) {
+        expect((await signupRaw(t.app, { email: taken, password: PASSWORD }, ip)).statusCode).toBe(409);
+      }
+      const blocked = await signupRaw(t.app, { email: uniqueEmail('fresh'), password: PASSWORD }, ip);
+      expect(blocked.statusCode).toBe(429);
+      expect(json(blocked)).toMatchObject({ error: 'rate_limited', status: 429 });
+      expect(blocked.headers['retry-after']).toBe('900');
+      expect(blocked.headers['set-cookie']).toBeUndefined();
+      // One budget: sign-in from that address is throttled too, elsewhere it is not.
+      expect((await login(t.app, someone.user.email, PASSWORD, ip)).statusCode).toBe(429);
+      expect((await login(t.app, someone.user.email, PASSWORD)).statusCode).toBe(200);
+      t.clock.advance(15 * MINUTE);
+      expect(
+        (await signupRaw(t.app, { email: uniqueEmail('later'), password: PASSWORD }, ip)).statusCode,
+      ).toBe(201);
+    });
+
+    it('throttles a burst of parallel sign-ups for a registered email from one IP', async () => {
+      const ip = nextIp();
+      const taken = (await signup(t.app)).user.email;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => signupRaw(t.app, { email: taken, password: PASSWORD }, ip)),
+      );
+      const statuses = results.map((r) => r.statusCode);
+      expect(statuses.filter((s) => s !== 409 && s !== 429)).toEqual([]);
+      expect(statuses.filter((s) => s === 409).length).toBeLessThanOrEqual(20);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20);
+    });
+
+    it('never counts a successful sign-up', async () => {
+      const ip = nextIp();
+      for (let i = 0; i < 25; i++) {
+        const res = await signupRaw(t.app, { email: uniqueEmail('many'), password: PASSWORD }, ip);
+        expect(res.statusCode).toBe(201);
+      }
+      // The address still has its whole budget of 20 failures.
+      for (let i = 0; i < 20; i++) {
+        expect((await login(t.app, uniqueEmail('nobody'), 'wrong password', ip)).statusCode).toBe(401);
+      }
+      expect((await login(t.app, uniqueEmail('nobody'), 'wrong password', ip)).statusCode).toBe(429);
     });
   });
 
@@ -698,8 +790,10 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       return first;
     }
 
-    async function invite(email: string, overrides: Partial<InvitationsTable> = {}) {
+    /** Writes an invitation directly and returns its link's secret (only its digest is stored). */
+    async function invite(email: string, overrides: Partial<InvitationsTable> = {}): Promise<string> {
       const { owner, workspaceId } = await firstUser();
+      const secret = randomBytes(32).toString('base64url');
       await t.services.db
         .insertInto('invitations')
         .values({
@@ -707,7 +801,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           workspace_id: workspaceId,
           email,
           role: 'viewer',
-          digest: randomBytes(32).toString('hex'),
+          digest: sha256(secret),
           status: 'pending',
           expires_at: t.clock.now() + 7 * DAY,
           invited_by: owner.user.id,
@@ -715,6 +809,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           ...overrides,
         })
         .execute();
+      return secret;
     }
 
     it('lets the first user sign up and refuses the next one', async () => {
@@ -729,24 +824,70 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       expect(second.headers['set-cookie']).toBeUndefined();
     });
 
-    it('lets an email with a pending invitation sign up, in any case', async () => {
+    it('lets an email with a pending invitation sign up with its link’s token, in any case', async () => {
       const invited = uniqueEmail('invited');
       expect((await signupRaw(t.app, { email: invited, password: PASSWORD })).statusCode).toBe(403);
-      await invite(invited);
-      const res = await signupRaw(t.app, { email: invited.toUpperCase(), password: PASSWORD });
+      const token = await invite(invited);
+      const res = await signupRaw(t.app, {
+        email: invited.toUpperCase(),
+        password: PASSWORD,
+        invitation_token: token,
+      });
       expect(res.statusCode).toBe(201);
       expect(json(res).user.email).toBe(invited);
     });
 
-    it('refuses an email whose invitation has expired, was revoked or was accepted', async () => {
+    it('refuses an invited email that signs up without the invitation’s token', async () => {
+      // Anyone who knows the address (every member can list pending invitations) is not the invitee.
+      const invited = uniqueEmail('known');
+      const token = await invite(invited);
+      const squatter = await signupRaw(t.app, { email: invited, password: 'attacker chosen' });
+      expect(squatter.statusCode).toBe(403);
+      expect(json(squatter)).toMatchObject({ error: 'forbidden', status: 403 });
+      expect(squatter.headers['set-cookie']).toBeUndefined();
+      const users = await t.services.db
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', invited)
+        .execute();
+      expect(users).toHaveLength(0);
+      // The real invitee is not locked out.
+      const invitee = await signupRaw(t.app, { email: invited, password: PASSWORD, invitation_token: token });
+      expect(invitee.statusCode).toBe(201);
+    });
+
+    it('refuses a token that belongs to another address’s invitation, or to none', async () => {
+      const invited = uniqueEmail('holder');
+      const token = await invite(invited);
+      const other = uniqueEmail('other');
+      await invite(other);
+      for (const invitation_token of [token, randomBytes(32).toString('base64url')]) {
+        const res = await signupRaw(t.app, { email: other, password: PASSWORD, invitation_token });
+        expect(res.statusCode).toBe(403);
+      }
+      const stranger = await signupRaw(t.app, {
+        email: uniqueEmail('stranger'),
+        password: PASSWORD,
+        invitation_token: token,
+      });
+      expect(stranger.statusCode).toBe(403);
+      expect(
+        await t.services.db.selectFrom('users').select('id').where('email', '=', other).execute(),
+      ).toEqual([]);
+    });
+
+    it('refuses an email whose invitation has expired, was revoked or was accepted, even with its token', async () => {
       const expired = uniqueEmail('expired');
-      await invite(expired, { expires_at: t.clock.now() - 1 });
       const revoked = uniqueEmail('revoked');
-      await invite(revoked, { status: 'revoked' });
       const accepted = uniqueEmail('accepted');
-      await invite(accepted, { status: 'accepted' });
-      for (const email of [expired, revoked, accepted]) {
-        const res = await signupRaw(t.app, { email, password: PASSWORD });
+      const tokens = [
+        [expired, await invite(expired, { expires_at: t.clock.now() - 1 })],
+        [revoked, await invite(revoked, { status: 'revoked' })],
+        [accepted, await invite(accepted, { status: 'accepted' })],
+      ] as const;
+      for (const [email, invitation_token] of tokens) {
+        expect((await signupRaw(t.app, { email, password: PASSWORD })).statusCode).toBe(403);
+        const res = await signupRaw(t.app, { email, password: PASSWORD, invitation_token });
         expect(res.statusCode).toBe(403);
       }
     });
@@ -783,6 +924,18 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
     });
     afterAll(() => t.close());
 
+    it('counts sign-ups refused for lack of an invitation toward the per-IP failure budget', async () => {
+      const ip = '10.250.0.1';
+      for (let i = 0; i < 20; i++) {
+        expect(
+          (await signupRaw(t.app, { email: uniqueEmail('knock'), password: PASSWORD }, ip)).statusCode,
+        ).toBe(403);
+      }
+      const res = await signupRaw(t.app, { email: uniqueEmail('knock'), password: PASSWORD }, ip);
+      expect(res.statusCode).toBe(429);
+      expect(res.headers['retry-after']).toBe('900');
+    });
+
     it('answers 403 to everyone, even on an empty installation', async () => {
       const res = await signupRaw(t.app, { email: uniqueEmail(), password: PASSWORD });
       expect(res.statusCode).toBe(403);
@@ -816,6 +969,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
         })
         .execute();
       const invited = uniqueEmail('invited');
+      const token = randomBytes(32).toString('base64url');
       await db
         .insertInto('invitations')
         .values({
@@ -823,7 +977,7 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           workspace_id: workspaceId,
           email: invited,
           role: 'admin',
-          digest: randomBytes(32).toString('hex'),
+          digest: sha256(token),
           status: 'pending',
           expires_at: now + 7 * DAY,
           invited_by: ownerId,
@@ -833,8 +987,21 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       expect(
         (await signupRaw(t.app, { email: uniqueEmail('uninvited'), password: PASSWORD })).statusCode,
       ).toBe(403);
-      const res = await signupRaw(t.app, { email: invited, password: PASSWORD });
+      // The address alone is not enough: it is listed to every member of the workspace.
+      expect((await signupRaw(t.app, { email: invited, password: PASSWORD })).statusCode).toBe(403);
+      const res = await signupRaw(t.app, { email: invited, password: PASSWORD, invitation_token: token });
       expect(res.statusCode).toBe(201);
+      // Signing up does not join the workspace: the invitee accepts with the same link next.
+      const session = sessionFrom(res);
+      expect(json(await me(t.app, session.headers)).workspaces).toEqual([]);
+      const accepted = await t.app.inject({
+        method: 'POST',
+        url: '/v1/invitations/accept',
+        headers: session.headers,
+        payload: { token },
+      });
+      expect(accepted.statusCode, accepted.body).toBe(200);
+      expect(json(accepted).workspace).toMatchObject({ id: workspaceId, role: 'admin' });
     });
   });
 
@@ -850,6 +1017,27 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
         const res = await signupRaw(t.app, { email: uniqueEmail('open'), password: PASSWORD });
         expect(res.statusCode).toBe(201);
       }
+    });
+
+    it('lets an invited address sign up without the invitation’s token, but refuses a token that is not its own', async () => {
+      const { session: owner, ws } = await ownerWorkspace(t.app);
+      const invited = uniqueEmail('invited');
+      const inv = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${ws.slug}/invitations`,
+        headers: owner.headers,
+        payload: { email: invited, role: 'viewer' },
+      });
+      expect(inv.statusCode).toBe(201);
+      const token = new URL(json(inv).accept_url).searchParams.get('token') ?? '';
+      // A client that names an invitation means to sign up through it: a wrong one is refused.
+      const wrong = await signupRaw(t.app, {
+        email: uniqueEmail('other'),
+        password: PASSWORD,
+        invitation_token: token,
+      });
+      expect(wrong.statusCode).toBe(403);
+      expect((await signupRaw(t.app, { email: invited, password: PASSWORD })).statusCode).toBe(201);
     });
   });
 });

@@ -1,9 +1,11 @@
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unseal } from '../../src/auth/sealing.js';
 import { loadConfig } from '../../src/config.js';
 import { MAX_PAGE } from '../../src/http/schemas.js';
 import { createLogger } from '../../src/logger.js';
@@ -471,7 +473,15 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
   });
 
   describe('Idempotency-Key with dashboard sessions', () => {
-    it('is scoped to the session user: another session of the same user replays, another user does not', async () => {
+    const createKey = (headers: Record<string, string>, slug: string, idempotencyKey: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${slug}/api-keys`,
+        headers: { ...headers, 'idempotency-key': idempotencyKey },
+        payload: { name: 'ci', kind: 'team' },
+      });
+
+    it('is scoped to one session: it replays there, and neither another session of the same user nor another user sees the first answer', async () => {
       const { session: first, ws } = await ownerWorkspace(t.app);
       const login = await t.app.inject({
         method: 'POST',
@@ -481,30 +491,91 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
       const second = sessionFrom(login);
       expect(second.cookie).not.toBe(first.cookie);
 
-      const create = (headers: Record<string, string>) =>
-        t.app.inject({
-          method: 'POST',
-          url: `/v1/workspaces/${ws.slug}/api-keys`,
-          headers: { ...headers, 'idempotency-key': 'create-ci-key' },
-          payload: { name: 'ci', kind: 'team' },
-        });
-      const original = await create(first.headers);
+      const original = await createKey(first.headers, ws.slug, 'create-ci-key');
       expect(original.statusCode).toBe(201);
-      const replay = await create(second.headers);
+      const replay = await createKey(first.headers, ws.slug, 'create-ci-key');
       expect(replay.statusCode).toBe(201);
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(json(replay).key).toBe(json(original).key);
 
+      // Another session is another caller: its request runs afresh (the name is taken by now).
+      const fromSecond = await createKey(second.headers, ws.slug, 'create-ci-key');
+      expectError(fromSecond, 409, 'conflict');
+      expect(fromSecond.headers['idempotent-replayed']).toBeUndefined();
+      expect(fromSecond.body).not.toContain(json(original).key);
+
       const { session: other, ws: otherWs } = await ownerWorkspace(t.app);
-      const theirs = await t.app.inject({
-        method: 'POST',
-        url: `/v1/workspaces/${otherWs.slug}/api-keys`,
-        headers: { ...other.headers, 'idempotency-key': 'create-ci-key' },
-        payload: { name: 'ci', kind: 'team' },
-      });
+      const theirs = await createKey(other.headers, otherWs.slug, 'create-ci-key');
       expect(theirs.statusCode).toBe(201);
       expect(theirs.headers['idempotent-replayed']).toBeUndefined();
       expect(json(theirs).key).not.toBe(json(original).key);
+    });
+
+    it('keeps a session’s replay sealed with its cookie secret: the database and the server key cannot open it', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${ws.slug}/tokens`,
+        headers: { ...session.headers, 'idempotency-key': 'sealed-token' },
+        payload: { name: 'sealed', scopes: ['tokens:read'] },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      const secret = json(res).token as string;
+      const row = await t.services.db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('key', '=', 'sealed-token')
+        .executeTakeFirstOrThrow();
+      const sealed = row.response ?? '';
+      expect(JSON.stringify(row)).not.toContain(secret.slice('tkn_'.length));
+
+      // Everything at rest: the server key (secret.key in the data directory) and every row.
+      const serverKey = t.services.serverKey;
+      const userId = session.user.id;
+      const sessionDigest = createHash('sha256')
+        .update(session.cookie.slice('tooken_session='.length))
+        .digest('hex');
+      expect(
+        await t.services.db
+          .selectFrom('sessions')
+          .select('id_digest')
+          .where('id_digest', '=', sessionDigest)
+          .execute(),
+      ).toHaveLength(1);
+      const atRest = [
+        serverKey,
+        createHmac('sha256', serverKey).update(`tooken-replay\n${userId}`).digest(),
+        createHmac('sha256', serverKey).update(`tooken-replay\n${sessionDigest}`).digest(),
+        createHash('sha256').update(`tooken-replay\n${sessionDigest}`).digest(),
+        createHash('sha256').update(`tooken-replay\n${userId}`).digest(),
+      ];
+      for (const key of atRest) expect(() => unseal(sealed, key)).toThrow();
+
+      // The cookie's own secret, which the server never stores, does open it.
+      const cookieSecret = session.cookie.slice('tooken_session='.length);
+      const opened = unseal(sealed, createHash('sha256').update(`tooken-replay\n${cookieSecret}`).digest());
+      expect(JSON.parse(opened).token).toBe(secret);
+      const replay = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${ws.slug}/tokens`,
+        headers: { ...session.headers, 'idempotency-key': 'sealed-token' },
+        payload: { name: 'sealed', scopes: ['tokens:read'] },
+      });
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(json(replay).token).toBe(secret);
+    });
+
+    it('answers 409, not 500, when a remembered answer cannot be opened', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      expect((await createKey(session.headers, ws.slug, 'damaged')).statusCode).toBe(201);
+      await t.services.db
+        .updateTable('idempotency_keys')
+        .set({ response: Buffer.alloc(64, 7).toString('base64') })
+        .where('key', '=', 'damaged')
+        .execute();
+      const again = await createKey(session.headers, ws.slug, 'damaged');
+      const body = expectError(again, 409, 'conflict');
+      expect(body.message).toMatch(/Idempotency-Key/);
     });
   });
 

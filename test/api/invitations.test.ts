@@ -626,6 +626,8 @@ describe.each(dialects())('%s: invitations', (dialect) => {
       expect(page.headers['cache-control']).toBe('no-store');
       expect(page.headers['referrer-policy']).toBe('no-referrer');
       expect(page.body).toContain(`{"token":"${token}"}`);
+      // Signing up needs the same token where sign-up is restricted to invited people.
+      expect(page.body).toContain(`"invitation_token":"${token}"`);
       expect(page.body).toContain(`${PUBLIC_URL}/v1/invitations/accept`);
       expect(t.logs.join('\n')).not.toContain(token);
     });
@@ -653,8 +655,16 @@ describe.each(dialects())('%s: invitations and sign-up modes', (dialect) => {
     return t;
   }
 
-  const signupRes = (t: TestApp, email: string) =>
-    t.app.inject({ method: 'POST', url: '/v1/auth/signup', payload: { email, password: PASSWORD } });
+  const signupRes = (t: TestApp, email: string, invitationToken?: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signup',
+      payload: {
+        email,
+        password: PASSWORD,
+        ...(invitationToken === undefined ? {} : { invitation_token: invitationToken }),
+      },
+    });
 
   /** With sign-up closed there is no way in through the API: the first account is made directly. */
   async function ownerOf(t: TestApp): Promise<Session> {
@@ -696,10 +706,13 @@ describe.each(dialects())('%s: invitations and sign-up modes', (dialect) => {
 
     const email = uniqueEmail('invitee');
     const inv = json(await inviteIn(t, owner, ws.slug, email));
-    // Someone else still may not.
+    // Someone else still may not, not even with the link.
     expect((await signupRes(t, uniqueEmail('other'))).statusCode).toBe(403);
-    // The invited address may, whatever its case.
-    const res = await signupRes(t, email.toUpperCase());
+    expect((await signupRes(t, uniqueEmail('other'), tokenOf(inv))).statusCode).toBe(403);
+    // Nor may the invited address without the link.
+    expect((await signupRes(t, email)).statusCode).toBe(403);
+    // The invited address with its link may, whatever its case.
+    const res = await signupRes(t, email.toUpperCase(), tokenOf(inv));
     expect(res.statusCode).toBe(201);
     const person = sessionFrom(res);
     const accepted = await t.app.inject({
@@ -720,12 +733,12 @@ describe.each(dialects())('%s: invitations and sign-up modes', (dialect) => {
       headers: owner.headers,
     });
     expect(del.statusCode).toBe(204);
-    expect((await signupRes(t, revokedEmail)).statusCode).toBe(403);
+    expect((await signupRes(t, revokedEmail, tokenOf(revoked))).statusCode).toBe(403);
 
     const lateEmail = uniqueEmail('late');
-    await inviteIn(t, owner, ws.slug, lateEmail);
+    const late = json(await inviteIn(t, owner, ws.slug, lateEmail));
     t.clock.advance(7 * DAY);
-    expect((await signupRes(t, lateEmail)).statusCode).toBe(403);
+    expect((await signupRes(t, lateEmail, tokenOf(late))).statusCode).toBe(403);
   });
 
   it('first-user: the first person signs up, later only invited addresses', async () => {
@@ -737,7 +750,8 @@ describe.each(dialects())('%s: invitations and sign-up modes', (dialect) => {
     expect((await signupRes(t, uniqueEmail('second'))).statusCode).toBe(403);
     const email = uniqueEmail('invited');
     const inv = json(await inviteIn(t, first, ws.slug, email));
-    const res = await signupRes(t, email);
+    expect((await signupRes(t, email)).statusCode).toBe(403);
+    const res = await signupRes(t, email, tokenOf(inv));
     expect(res.statusCode).toBe(201);
     const accepted = await t.app.inject({
       method: 'POST',
@@ -746,6 +760,72 @@ describe.each(dialects())('%s: invitations and sign-up modes', (dialect) => {
       payload: { token: tokenOf(inv) },
     });
     expect(accepted.statusCode).toBe(200);
+  });
+});
+
+describe.each(dialects())('%s: invitations and sign-up modes, the review’s reproduction', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect, { TOOKEN_SIGNUP: 'first-user', TOOKEN_PUBLIC_URL: PUBLIC_URL });
+  });
+  afterAll(() => t.close());
+
+  it('a Viewer who lists an invitation cannot take its address; the invitee signs up with the link and joins', async () => {
+    const owner = await signup(t.app, uniqueEmail('first'));
+    const ws = await createWorkspace(t.app, owner, 'Listed Invites');
+    const invite = (email: string, role: Role) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${ws.slug}/invitations`,
+        headers: owner.headers,
+        payload: { email, role },
+      });
+    const viewerEmail = uniqueEmail('viewer');
+    const viewerInvite = json(await invite(viewerEmail, 'viewer'));
+    const viewerSignup = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signup',
+      payload: { email: viewerEmail, password: PASSWORD, invitation_token: tokenOf(viewerInvite) },
+    });
+    expect(viewerSignup.statusCode).toBe(201);
+    const viewer = sessionFrom(viewerSignup);
+    const joined = await t.app.inject({
+      method: 'POST',
+      url: '/v1/invitations/accept',
+      headers: viewer.headers,
+      payload: { token: tokenOf(viewerInvite) },
+    });
+    expect(joined.statusCode).toBe(200);
+
+    const adminEmail = uniqueEmail('future.admin');
+    const adminInvite = json(await invite(adminEmail, 'admin'));
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: `/v1/workspaces/${ws.slug}/invitations`,
+      headers: viewer.headers,
+    });
+    expect(json(listed).data.map((i: Json) => i.email)).toContain(adminEmail);
+
+    const squat = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signup',
+      payload: { email: adminEmail, password: 'attacker chosen password' },
+    });
+    expect(squat.statusCode).toBe(403);
+    const real = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signup',
+      payload: { email: adminEmail, password: PASSWORD, invitation_token: tokenOf(adminInvite) },
+    });
+    expect(real.statusCode).toBe(201);
+    const accepted = await t.app.inject({
+      method: 'POST',
+      url: '/v1/invitations/accept',
+      headers: sessionFrom(real).headers,
+      payload: { token: tokenOf(adminInvite) },
+    });
+    expect(accepted.statusCode).toBe(200);
+    expect(json(accepted).workspace).toMatchObject({ id: ws.id, role: 'admin' });
   });
 });
 

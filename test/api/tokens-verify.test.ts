@@ -680,6 +680,90 @@ describe.each(dialects())('%s: verification writes nothing', (dialect) => {
   });
 });
 
+describe.each(dialects())('%s: a flood of forged secrets', (dialect) => {
+  let t: TestApp;
+  const h = harness(() => t);
+  const statements: string[] = [];
+  // Small caches, so a test can fill them: 20 found entries, and 5 remembered misses kept apart.
+  const FLOOD = 60;
+  beforeAll(async () => {
+    t = await createTestApp(
+      dialect,
+      {},
+      {
+        onQuery: (sql) => statements.push(sql),
+        cacheSizes: { tokens: { hits: 20, misses: 5 }, credentials: { hits: 20, misses: 5 } },
+      },
+    );
+  });
+  afterAll(() => t.close());
+
+  const reads = (table: string) => statements.filter((sql) => sql.includes(`"${table}"`));
+
+  /**
+   * On PostgreSQL a node also hears its own invalidation notices back, a moment after the change
+   * answered; one arriving during a read rightly keeps that read out of the cache. Notices arrive
+   * in commit order, so once a marker published now is heard, every earlier one has been too.
+   */
+  async function noticesHeard(): Promise<void> {
+    if (dialect !== 'postgres') return;
+    const marker = `marker-${suffix()}`;
+    const heard = new Promise<void>((resolve) =>
+      t.services.notifier.subscribe((notice) => {
+        if (notice.type === 'workspace.changed' && notice.ids.includes(marker)) resolve();
+      }),
+    );
+    await t.services.notifier.publish(t.services.db, { type: 'workspace.changed', ids: [marker] });
+    await heard;
+  }
+
+  it('cannot push a real token out of the verify cache', async () => {
+    const { session, ws, caller } = await h.newOwner();
+    const key = await h.newKey(session, ws, { name: 'verifier', kind: 'team', role: 'viewer' });
+    const real = await h.issue(caller);
+    await noticesHeard();
+    expect(await h.code(h.viaBearer(key.key), real.token)).toBe('VALID');
+
+    // Secrets with a valid checksum, so each one is looked up: through verify and as a bearer.
+    statements.length = 0;
+    const forged = Array.from({ length: FLOOD }, () => generateSecret('token'));
+    for (const [i, secret] of forged.entries()) {
+      if (i % 2 === 0) {
+        expect(await h.code(h.viaBearer(key.key), secret)).toBe('NOT_FOUND');
+      } else {
+        const res = await h.list(h.viaBearer(secret));
+        expectError(res, 401, 'unauthorized');
+      }
+    }
+    expect(reads('token_secrets')).toHaveLength(FLOOD);
+
+    statements.length = 0;
+    expect(await h.code(h.viaBearer(key.key), real.token)).toBe('VALID');
+    expect(reads('token_secrets')).toEqual([]);
+    // Misses are still remembered, within their own bound: the latest forgery costs no lookup.
+    expect(await h.code(h.viaBearer(key.key), forged[FLOOD - 2] ?? '')).toBe('NOT_FOUND');
+    expect(reads('token_secrets')).toEqual([]);
+  });
+
+  it('cannot push a real API key out of the credential cache', async () => {
+    const { session, ws } = await h.newOwner();
+    const key = await h.newKey(session, ws, { name: 'ci', kind: 'team' });
+    const settings = (secret: string) =>
+      t.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(secret) });
+    await noticesHeard();
+    expect((await settings(key.key)).statusCode).toBe(200);
+    statements.length = 0;
+    for (let i = 0; i < FLOOD; i++) {
+      expectError(await settings(generateSecret('api_key')), 401, 'unauthorized');
+    }
+    expect(reads('api_keys')).toHaveLength(FLOOD);
+
+    statements.length = 0;
+    expect((await settings(key.key)).statusCode).toBe(200);
+    expect(reads('api_keys')).toEqual([]);
+  });
+});
+
 describe.skipIf(!dialects().includes('postgres'))('postgres: two nodes sharing one database', () => {
   let a: TestApp;
   let b: TestApp;

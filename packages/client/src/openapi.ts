@@ -1100,6 +1100,7 @@ export interface components {
         SignupRequest: {
             /** Format: email */
             email: string;
+            invitation_token?: string;
             name?: string;
             password: string;
         };
@@ -1884,6 +1885,15 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (`conflict`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3725,6 +3735,15 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (`conflict`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
