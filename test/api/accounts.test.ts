@@ -948,10 +948,11 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
       // No one can sign up here, so the inviting owner and workspace are written directly.
       const db = t.services.db;
       const ownerId = newId('usr');
+      const ownerEmail = uniqueEmail('owner');
       const now = t.clock.now();
       await db
         .insertInto('users')
-        .values({ id: ownerId, email: uniqueEmail('owner'), name: null, password_hash: 'x', created_at: now })
+        .values({ id: ownerId, email: ownerEmail, name: null, password_hash: 'x', created_at: now })
         .execute();
       const workspaceId = newId('ws');
       await db
@@ -968,6 +969,11 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           created_at: now,
         })
         .execute();
+      // The inviter must still be an Owner of the workspace when the invitation is accepted.
+      await db
+        .insertInto('members')
+        .values({ workspace_id: workspaceId, user_id: ownerId, role: 'owner', joined_at: now })
+        .execute();
       const invited = uniqueEmail('invited');
       const token = randomBytes(32).toString('base64url');
       await db
@@ -980,7 +986,8 @@ describe.each(dialects())('%s: sign-up modes (TOOKEN_SIGNUP)', (dialect) => {
           digest: sha256(token),
           status: 'pending',
           expires_at: now + 7 * DAY,
-          invited_by: ownerId,
+          invited_by: ownerEmail,
+          invited_by_id: ownerId,
           created_at: now,
         })
         .execute();
