@@ -11,6 +11,7 @@ import {
   listAudit,
   parseCsv,
   type Reader,
+  recordEntries,
   seedChain,
 } from '../audit-support.js';
 import {
@@ -258,6 +259,51 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
         .where('id', '=', rows[1]?.id ?? '')
         .execute();
       expect((await verify(reader)).ok).toBe(true);
+    });
+  });
+
+  describe('text as the database stores it', () => {
+    it("refuses a Viewer's personal key named with a lone surrogate (400), so the chain still verifies", async () => {
+      const { ws, reader } = await workspace('Surrogate Co');
+      const viewer = await signup(t.app, uniqueEmail('viewer'));
+      await addMember(t.services, ws.id, viewer.user.id, 'viewer');
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/workspaces/${ws.slug}/api-keys`,
+        headers: { ...viewer.headers, 'content-type': 'application/json' },
+        payload: '{"name":"x\\ud800","kind":"personal"}',
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(json(res).details).toEqual([{ field: 'name', message: expect.any(String) }]);
+      const rows = await auditRows(t, ws.id);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+    });
+
+    it('verifies entries whose text round-trips through the database, lone surrogates included', async () => {
+      const { ws, reader } = await workspace('Round Trip');
+      // Whatever reaches the recorder: astral characters, decomposed accents, line separators,
+      // Latin-1 header bytes and (from no HTTP request, but from code) lone surrogates.
+      const texts = ['x\ud800', '\udc00y', 'a\ud83d', '🚀 e\u0301 \u2028 ß \uffff', 'ÿ\u0085'];
+      await recordEntries(t, ws.id, texts.length, (i) => ({
+        actor: { type: 'system', id: null, name: texts[i] ?? '' },
+        target: { type: 'token', id: `tok_${i}`, name: texts[i] ?? '' },
+        changes: { name: { from: texts[i], to: 'plain' } },
+        meta: { ip: null, userAgent: texts[i] ?? null, requestId: null },
+      }));
+      const rows = await auditRows(t, ws.id);
+      expectIntactChain(rows);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+      // A lone surrogate is stored, shown and hashed as U+FFFD, the same everywhere.
+      const { data } = await listAudit(t, reader, 'limit=1000');
+      const named = (name: string) => data.find((e: Json) => e.target?.name === name);
+      expect(named('x\ufffd')).toMatchObject({
+        actor: { name: 'x\ufffd' },
+        changes: { name: { from: 'x\ufffd', to: 'plain' } },
+        user_agent: 'x\ufffd',
+      });
+      expect(named('\ufffdy')).toBeDefined();
+      expect(named('a\ufffd')).toBeDefined();
+      for (const entry of data) expect(chainHash(entry.prev_hash, entry)).toBe(entry.hash);
     });
   });
 
