@@ -84,7 +84,7 @@ export function createAuditService({ clock, outbox }: { clock: Clock; outbox: Ev
         head = { seq: 1, hash: GENESIS_HASH };
         await tx
           .insertInto('audit_heads')
-          .values({ workspace_id: input.workspaceId, ...head })
+          .values({ workspace_id: input.workspaceId, ...head, anchor_seq: 0, anchor_hash: GENESIS_HASH })
           .execute();
       }
       const row: AuditLogTable = {

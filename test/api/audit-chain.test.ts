@@ -3,6 +3,7 @@ import { chainHash, GENESIS_HASH } from '../../src/audit/chain.js';
 import { createRetentionPurge } from '../../src/audit/retention.js';
 import { chainedFields } from '../../src/audit/service.js';
 import { createJobRunner } from '../../src/background.js';
+import type { AuditLogTable } from '../../src/db/schema.js';
 import {
   auditRows,
   DAY,
@@ -73,6 +74,16 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
       payload,
     });
     expect(res.statusCode, res.body).toBe(200);
+  };
+
+  /** Puts deleted rows back as they were. */
+  const restore = async (rows: AuditLogTable[]) => {
+    for (const row of rows) {
+      await t.services.db
+        .insertInto('audit_log')
+        .values({ ...row, seq: Number(row.seq), created_at: Number(row.created_at) })
+        .execute();
+    }
   };
 
   describe('verify', () => {
@@ -240,6 +251,80 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
         .where('id', '=', last.id)
         .execute();
       expect((await verify(reader)).ok).toBe(true);
+    });
+
+    it('does not verify a wiped chain: the head names entries that are gone', async () => {
+      const rows = await auditRows(t, ws.id);
+      await t.services.db.deleteFrom('audit_log').where('workspace_id', '=', ws.id).execute();
+      // No entry is left to name.
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 0 });
+      await restore(rows);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+    });
+
+    it('names the first entry left when the oldest entries were deleted other than by retention', async () => {
+      const rows = await auditRows(t, ws.id);
+      expect(rows.length).toBeGreaterThanOrEqual(9);
+      const oldest = rows.slice(0, 3);
+      await t.services.db
+        .deleteFrom('audit_log')
+        .where(
+          'id',
+          'in',
+          oldest.map((r) => r.id),
+        )
+        .execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 0, first_broken_id: rows[3]?.id });
+      // Even if the gap is made to look like a chain's start.
+      await t.services.db
+        .deleteFrom('audit_log')
+        .where('id', '=', rows[3]?.id ?? '')
+        .execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 0, first_broken_id: rows[4]?.id });
+      await restore([...oldest, ...rows.slice(3, 4)]);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+    });
+
+    it('does not verify against a head that no entry matches', async () => {
+      const rows = await auditRows(t, ws.id);
+      const [last, beforeLast] = [rows.at(-1), rows.at(-2)];
+      if (last === undefined || beforeLast === undefined) throw new Error('too few rows');
+      const head = await t.services.db
+        .selectFrom('audit_heads')
+        .selectAll()
+        .where('workspace_id', '=', ws.id)
+        .executeTakeFirstOrThrow();
+      const setHead = (values: { seq: number; hash: string }) =>
+        t.services.db.updateTable('audit_heads').set(values).where('workspace_id', '=', ws.id).execute();
+      const cases: [{ seq: number; hash: string }, Json][] = [
+        // One past the newest entry: an entry is missing at the end.
+        [
+          { seq: Number(last.seq) + 1, hash: last.hash },
+          { ok: false, checked: rows.length - 1, first_broken_id: last.id },
+        ],
+        // Moved back to the entry before: the newest entry is past the head, as if forged.
+        [
+          { seq: Number(beforeLast.seq), hash: beforeLast.hash },
+          { ok: false, checked: rows.length - 1, first_broken_id: last.id },
+        ],
+        // Another hash at the right position.
+        [
+          { seq: Number(last.seq), hash: 'e'.repeat(64) },
+          { ok: false, checked: rows.length - 1, first_broken_id: last.id },
+        ],
+      ];
+      for (const [values, report] of cases) {
+        await setHead(values);
+        expect(await verify(reader), JSON.stringify(values)).toStrictEqual(report);
+      }
+      await setHead({ seq: Number(head.seq), hash: head.hash });
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
+
+      // No head at all: nothing vouches for any entry.
+      await t.services.db.deleteFrom('audit_heads').where('workspace_id', '=', ws.id).execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 0, first_broken_id: rows[0]?.id });
+      await t.services.db.insertInto('audit_heads').values(head).execute();
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: rows.length });
     });
 
     it("tampering with one workspace's chain leaves another's intact", async () => {
@@ -427,6 +512,65 @@ describe.each(dialects())('%s: audit retention and chain', (dialect) => {
       const [fresh] = await auditRows(t, ws.id);
       expect(fresh?.prev_hash).toBe(rows[1]?.hash);
       expect(await verify(reader)).toStrictEqual({ ok: true, checked: 1 });
+    });
+
+    it('records where it cut the chain, so entries it removed are no break and entries removed by hand are', async () => {
+      const { ws, ownerKey, reader } = await workspace('Anchored');
+      const purge = createRetentionPurge(t.services);
+      t.clock.advance(10 * DAY);
+      for (let i = 0; i < 4; i++) await createToken(ownerKey, `kept-${i}`);
+      const before = await auditRows(t, ws.id);
+      await patchSettings(ownerKey, { audit_log_retention_days: 5 });
+      await purge();
+      const kept = await auditRows(t, ws.id);
+      // workspace.created and api_key.created were 10 days old.
+      expect(kept.map((r) => r.event)).toEqual([
+        ...Array(4).fill('token.created'),
+        'workspace.settings_changed',
+      ]);
+      expect(kept[0]?.id).toBe(before[2]?.id);
+      const head = await t.services.db
+        .selectFrom('audit_heads')
+        .selectAll()
+        .where('workspace_id', '=', ws.id)
+        .executeTakeFirstOrThrow();
+      expect({ seq: Number(head.anchor_seq), hash: head.anchor_hash }).toEqual({
+        seq: Number(before[1]?.seq),
+        hash: before[1]?.hash,
+      });
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: kept.length });
+
+      // Deleting the oldest retained entry by hand is not retention's doing.
+      const [first, second] = kept;
+      if (first === undefined || second === undefined) throw new Error('too few rows');
+      await t.services.db.deleteFrom('audit_log').where('id', '=', first.id).execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 0, first_broken_id: second.id });
+      // Nor is wiping what is left; once retention itself removes everything, the log is empty and intact.
+      await t.services.db.deleteFrom('audit_log').where('workspace_id', '=', ws.id).execute();
+      expect(await verify(reader)).toStrictEqual({ ok: false, checked: 0 });
+      await restore(kept);
+      t.clock.advance(6 * DAY);
+      await purge();
+      expect(await auditRows(t, ws.id)).toEqual([]);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 0 });
+    });
+
+    it('is no break when it runs while the chain is being verified and appended to', async () => {
+      const { ws, ownerKey, reader } = await workspace('Busy Retention');
+      // Several batches of the walk (1,000) and of the purge (5,000) to interleave with.
+      await seedChain(t, ws.id, 7_000);
+      t.clock.advance(10 * DAY);
+      await patchSettings(ownerKey, { audit_log_retention_days: 5 });
+      const purge = createRetentionPurge(t.services);
+      const [purged, ...reports] = await Promise.all([
+        purge(),
+        verify(reader),
+        createToken(ownerKey, 'meanwhile').then(() => verify(reader)),
+        verify(reader),
+      ]);
+      expect(purged).toBe(7_002);
+      for (const report of reports) expect(report.ok, JSON.stringify(report)).toBe(true);
+      expect(await verify(reader)).toStrictEqual({ ok: true, checked: 2 });
     });
 
     it('runs as the audit.retention job, one runner at a time, reading the setting on every run', async () => {
