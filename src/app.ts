@@ -6,7 +6,6 @@ import { apiKeyRoutes } from './api-keys/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { resolveApiKey } from './auth/principal.js';
 import { ping } from './db/database.js';
-import { AppError, badField } from './errors.js';
 import { createAccess } from './http/access.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
@@ -14,6 +13,7 @@ import { registerIdempotency } from './http/idempotency.js';
 import { openapiOptions } from './http/openapi.js';
 import { logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
+import { assertStorableText, assertWellFormedUrl } from './http/text-check.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
@@ -26,23 +26,6 @@ import { webhookRoutes } from './webhooks/routes.js';
 import { settingsRoutes, workspaceRoutes } from './workspaces/routes.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-
-/** Whether any string or key in a parsed JSON body holds U+0000 (iterative: bodies may nest deeply). */
-function containsNul(body: unknown): boolean {
-  const pending: unknown[] = [body];
-  while (pending.length > 0) {
-    const value = pending.pop();
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) return true;
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        if (key.includes('\u0000')) return true;
-        pending.push(child);
-      }
-    }
-  }
-  return false;
-}
 
 const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -75,16 +58,15 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
-  // PostgreSQL text cannot hold U+0000: refuse it up front (400) rather than fail in a query (500),
-  // the same on both databases. The URL is checked before authentication reads a slug from it.
-  app.addHook('onRequest', async (request) => {
-    if (request.url.includes('%00'))
-      throw new AppError('bad_request', 'The URL must not contain NUL characters');
-  });
+  // Text the databases would refuse (U+0000) or alter (lone surrogates) is refused up front (400)
+  // rather than failing in a query (500) or being stored other than it was hashed and shown
+  // (docs/api.md#text). The URL is checked before authentication reads a slug from it.
+  app.addHook('onRequest', async (request) => assertWellFormedUrl(request.url));
   // Verify compares strings in memory only and promises 200 for any string (docs/tokens.md#verify): exempt.
   app.addHook('preValidation', async (request) => {
-    if (!request.routeOptions.config.acceptsNul && containsNul(request.body))
-      throw badField('body', 'must not contain NUL characters');
+    assertStorableText(request.params, 'path');
+    assertStorableText(request.query, 'query');
+    if (!request.routeOptions.config.acceptsNul) assertStorableText(request.body, 'body');
   });
 
   registerErrorHandling(app);

@@ -1,10 +1,11 @@
 /** Shared pieces of the audit-log API tests (test/api/audit-*.test.ts). */
 import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
 import { chainHash, GENESIS_HASH } from '../src/audit/chain.js';
 import { type AuditInput, chainedFields } from '../src/audit/service.js';
 import type { AuditLogTable } from '../src/db/schema.js';
 import { newId } from '../src/ids.js';
-import { bearer, type Json, json, type Session, type TestApp } from './helpers.js';
+import { bearer, type Json, json, ownerWorkspace, type Session, type TestApp } from './helpers.js';
 
 export const DAY = 24 * 60 * 60 * 1000;
 
@@ -129,6 +130,61 @@ export async function seedChain(
       .where('workspace_id', '=', workspaceId)
       .execute();
   });
+}
+
+/**
+ * What the hash-chain and retention tests do again and again, on the app `app()` returns (read
+ * when called, so it may be created in `beforeAll`).
+ */
+export function chainHelpers(app: () => TestApp) {
+  return {
+    /** A workspace and its Owner's personal key (an Owner credential that outlives any session). */
+    async workspace(name: string) {
+      const { session, ws, key } = await ownerWorkspace(app().app, {
+        name,
+        key: { name: 'owner-key', kind: 'personal' },
+      });
+      return { session, ws, ownerKey: key.key as string, reader: { secret: key.key } as Reader };
+    },
+
+    /** GET /audit-logs/verify, expecting 200. */
+    async verify(reader: Reader): Promise<Json> {
+      const res = await getAs(app(), reader, '/audit-logs/verify');
+      expect(res.statusCode, res.body).toBe(200);
+      return json(res);
+    },
+
+    async createToken(secret: string, name: string): Promise<Json> {
+      const res = await app().app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(secret),
+        payload: { name, scopes: ['tokens:read'] },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      return json(res);
+    },
+
+    async patchSettings(secret: string, payload: Json): Promise<void> {
+      const res = await app().app.inject({
+        method: 'PATCH',
+        url: '/v1/settings',
+        headers: bearer(secret),
+        payload,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    },
+
+    /** Puts deleted rows back as they were. */
+    async restore(rows: AuditLogTable[]): Promise<void> {
+      for (const row of rows) {
+        await app()
+          .services.db.insertInto('audit_log')
+          .values({ ...row, seq: Number(row.seq), created_at: Number(row.created_at) })
+          .execute();
+      }
+    },
+  };
 }
 
 /** Checks the stored chain of a workspace by hand: consecutive seq, linked and hashed rows. */

@@ -19,6 +19,10 @@ export interface ChainedFields {
   request_id: string | null;
 }
 
+/**
+ * SHA-256 of the UTF-8 bytes of `prevHash + "\n" + canonical JSON`. The recorder stores only
+ * well-formed text, so these are the bytes of the entry as stored and as read back on either database.
+ */
 export function chainHash(prevHash: string, entry: ChainedFields): string {
   const body = canonicalJson([
     entry.id,
@@ -31,5 +35,7 @@ export function chainHash(prevHash: string, entry: ChainedFields): string {
     entry.user_agent,
     entry.request_id,
   ]);
-  return createHash('sha256').update(`${prevHash}\n${body}`, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(Buffer.from(`${prevHash}\n${body}`, 'utf8'))
+    .digest('hex');
 }

@@ -8,7 +8,9 @@ const BATCH = 5000;
  * Deletes entries older than each workspace's `audit_log_retention_days` (docs/audit.md#retention). Runs as a
  * periodic job, so one node at a time; the setting is read on every run. It deletes everything
  * before the first entry still within the retention period, in `seq` order and in batches, so
- * what remains is always an unbroken suffix of the chain (even if node clocks disagreed).
+ * what remains is always an unbroken suffix of the chain (even if node clocks disagreed). Each
+ * batch records, in its own transaction, the newest entry it deleted as the chain's anchor: the
+ * oldest entry left must follow it, so verification tells this cut from any other deletion.
  */
 export function createRetentionPurge({ db, clock }: { db: Db; clock: Clock }) {
   return async function purge(): Promise<number> {
@@ -26,7 +28,7 @@ export function createRetentionPurge({ db, clock }: { db: Db; clock: Clock }) {
       for (;;) {
         const batch = await db
           .selectFrom('audit_log')
-          .select('seq')
+          .select(['seq', 'hash'])
           .where('workspace_id', '=', ws.id)
           .where('seq', '<', keepFrom)
           .orderBy('seq', 'asc')
@@ -34,12 +36,21 @@ export function createRetentionPurge({ db, clock }: { db: Db; clock: Clock }) {
           .execute();
         const last = batch[batch.length - 1];
         if (last === undefined) break;
-        const result = await db
-          .deleteFrom('audit_log')
-          .where('workspace_id', '=', ws.id)
-          .where('seq', '<=', Number(last.seq))
-          .executeTakeFirst();
-        deleted += Number(result.numDeletedRows);
+        deleted += await db.transaction().execute(async (tx) => {
+          // The head row first, as the recorder takes it, so a purge and an append never deadlock.
+          await tx
+            .updateTable('audit_heads')
+            .set({ anchor_seq: Number(last.seq), anchor_hash: last.hash })
+            .where('workspace_id', '=', ws.id)
+            .where('anchor_seq', '<', Number(last.seq))
+            .execute();
+          const result = await tx
+            .deleteFrom('audit_log')
+            .where('workspace_id', '=', ws.id)
+            .where('seq', '<=', Number(last.seq))
+            .executeTakeFirst();
+          return Number(result.numDeletedRows);
+        });
         if (batch.length < BATCH) break;
       }
     }

@@ -57,6 +57,18 @@ export function chainedFields(row: AuditLogTable): ChainedFields {
   };
 }
 
+/**
+ * Text as both databases store it: a lone UTF-16 surrogate becomes U+FFFD. The API refuses such
+ * text at its boundary; this covers text from anywhere else, so that an entry is hashed, stored,
+ * shown and sent to webhooks as exactly the same text, and verifies when read back.
+ */
+const stored = (text: string | null): string | null => text?.toWellFormed() ?? null;
+
+const storedChanges = (changes: Changes): string =>
+  JSON.stringify(changes, (_key, value: unknown) =>
+    typeof value === 'string' ? value.toWellFormed() : value,
+  );
+
 export function createAuditService({ clock, outbox }: { clock: Clock; outbox: EventOutbox }): AuditService {
   return {
     async record(tx, input) {
@@ -72,7 +84,7 @@ export function createAuditService({ clock, outbox }: { clock: Clock; outbox: Ev
         head = { seq: 1, hash: GENESIS_HASH };
         await tx
           .insertInto('audit_heads')
-          .values({ workspace_id: input.workspaceId, ...head })
+          .values({ workspace_id: input.workspaceId, ...head, anchor_seq: 0, anchor_hash: GENESIS_HASH })
           .execute();
       }
       const row: AuditLogTable = {
@@ -82,16 +94,16 @@ export function createAuditService({ clock, outbox }: { clock: Clock; outbox: Ev
         event: input.event,
         created_at: clock(),
         actor_type: input.actor.type,
-        actor_id: input.actor.id,
-        actor_name: input.actor.name,
-        actor_user_id: input.actor.user_id ?? null,
-        target_type: input.target?.type ?? null,
-        target_id: input.target?.id ?? null,
-        target_name: input.target?.name ?? null,
-        changes: input.changes ? JSON.stringify(input.changes) : null,
-        ip: input.meta.ip,
-        user_agent: input.meta.userAgent,
-        request_id: input.meta.requestId,
+        actor_id: stored(input.actor.id),
+        actor_name: stored(input.actor.name),
+        actor_user_id: stored(input.actor.user_id ?? null),
+        target_type: stored(input.target?.type ?? null),
+        target_id: stored(input.target?.id ?? null),
+        target_name: stored(input.target?.name ?? null),
+        changes: input.changes ? storedChanges(input.changes) : null,
+        ip: stored(input.meta.ip),
+        user_agent: stored(input.meta.userAgent),
+        request_id: stored(input.meta.requestId),
         prev_hash: head.hash,
         hash: '',
       };

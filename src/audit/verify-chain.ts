@@ -1,59 +1,86 @@
 import type { Db } from '../db/schema.js';
-import { chainHash } from './chain.js';
+import { chainHash, GENESIS_HASH } from './chain.js';
 import { walkAscending } from './query.js';
 import { chainedFields } from './service.js';
 
 export interface ChainReport {
   ok: boolean;
   checked: number;
+  /** Absent when nothing is left to name: the entries the head vouches for are all gone. */
   first_broken_id?: string;
 }
 
-/**
- * Walks a workspace's retained chain oldest first (docs/audit.md#hash-chain). The oldest retained entry's
- * `prev_hash` is the anchor (retention cut what came before); from there each entry must hash to
- * its stored `hash` and name the previous entry's hash as its `prev_hash`. The chain's head row
- * (`audit_heads`, written with every entry) then shows whether its newest entries were altered or
- * cut off: the entry at the head's position must exist and carry the head's hash.
- */
-export async function verifyChain(db: Db, workspaceId: string): Promise<ChainReport> {
-  // Read before the walk: entries appended meanwhile come after it and are walked too.
-  const head = await db
+interface Link {
+  seq: number;
+  hash: string;
+}
+
+/** The chain's head (its newest entry) and its anchor (where retention last cut it). */
+interface Head extends Link {
+  anchor: Link;
+}
+
+/** A workspace that never wrote an entry vouches for none. */
+const NO_HEAD: Head = { seq: 0, hash: GENESIS_HASH, anchor: { seq: 0, hash: GENESIS_HASH } };
+
+async function readHead(db: Db, workspaceId: string): Promise<Head> {
+  const row = await db
     .selectFrom('audit_heads')
-    .select(['seq', 'hash'])
+    .select(['seq', 'hash', 'anchor_seq', 'anchor_hash'])
     .where('workspace_id', '=', workspaceId)
     .executeTakeFirst();
-  const headSeq = head === undefined ? null : Number(head.seq);
-  // Retention deletes a prefix of the chain, in `seq` order: if nothing older than `seq` is left,
-  // a gap before it is retention's cut (perhaps made while this walk was under way), not tampering.
-  const nothingBefore = async (seq: number) =>
-    (await db
-      .selectFrom('audit_log')
-      .select('id')
-      .where('workspace_id', '=', workspaceId)
-      .where('seq', '<', seq)
-      .limit(1)
-      .executeTakeFirst()) === undefined;
+  if (row === undefined) return NO_HEAD;
+  return {
+    seq: Number(row.seq),
+    hash: row.hash,
+    anchor: { seq: Number(row.anchor_seq), hash: row.anchor_hash },
+  };
+}
+
+const follows = (row: { seq: number; prev_hash: string }, link: Link) =>
+  row.seq === link.seq + 1 && row.prev_hash === link.hash;
+
+/**
+ * Walks a workspace's retained chain oldest first (docs/audit.md#hash-chain). The oldest retained
+ * entry must follow the anchor that retention recorded when it last cut the chain (the genesis
+ * hash if it never did); from there each entry must hash to its stored `hash` and follow the
+ * previous one. The head (`audit_heads`, written with every entry) vouches for the newest
+ * entries: every entry up to it must be there, the one at its position must carry its hash, and
+ * none may lie beyond it. So deleting entries at the start, in the middle or at the end, wiping
+ * the chain, or moving its head are all breaks; only retention's recorded cut is not.
+ */
+export async function verifyChain(db: Db, workspaceId: string): Promise<ChainReport> {
+  // Everything up to this head was committed before the walk begins, so the walk must meet it.
+  const start = await readHead(db, workspaceId);
+  let head = start;
   let checked = 0;
   let previous: { id: string; seq: number; hash: string } | null = null;
-  for await (const row of walkAscending(db, workspaceId, {})) {
-    const seq = Number(row.seq);
-    const linked = previous === null || row.prev_hash === previous.hash || (await nothingBefore(seq));
-    const atHead = seq !== headSeq || row.hash === head?.hash;
-    if (!linked || !atHead || chainHash(row.prev_hash, chainedFields(row)) !== row.hash) {
-      return { ok: false, checked, first_broken_id: row.id };
+  for await (const entry of walkAscending(db, workspaceId, {})) {
+    const row = { seq: Number(entry.seq), prev_hash: entry.prev_hash };
+    // Appended while walking: vouched for by the head as it is now.
+    if (row.seq > head.seq) head = await readHead(db, workspaceId);
+    let linked = follows(row, previous ?? head.anchor);
+    if (!linked) {
+      // Retention may have cut the chain while walking, ahead of the walk: then this entry follows its new anchor.
+      head = await readHead(db, workspaceId);
+      linked = follows(row, head.anchor);
+    }
+    const vouched = row.seq < head.seq || (row.seq === head.seq && entry.hash === head.hash);
+    if (!linked || !vouched || chainHash(entry.prev_hash, chainedFields(entry)) !== entry.hash) {
+      return { ok: false, checked, first_broken_id: entry.id };
     }
     checked += 1;
-    previous = { id: row.id, seq, hash: row.hash };
+    previous = { id: entry.id, seq: row.seq, hash: entry.hash };
   }
-  // The newest entries are missing unless retention has since removed everything up to the head.
-  if (
-    previous !== null &&
-    headSeq !== null &&
-    previous.seq < headSeq &&
-    !(await nothingBefore(headSeq + 1))
-  ) {
-    return { ok: false, checked: checked - 1, first_broken_id: previous.id };
+  // Entries up to the starting head are missing, unless retention has since cut that far.
+  if ((previous?.seq ?? start.anchor.seq) < start.seq) {
+    const { anchor } = await readHead(db, workspaceId);
+    const cutPastStart = anchor.seq > start.seq || (anchor.seq === start.seq && anchor.hash === start.hash);
+    if (!cutPastStart) {
+      return previous === null
+        ? { ok: false, checked }
+        : { ok: false, checked: checked - 1, first_broken_id: previous.id };
+    }
   }
   return { ok: true, checked };
 }

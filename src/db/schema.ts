@@ -129,6 +129,12 @@ export interface AuditHeadsTable {
   workspace_id: string;
   seq: number;
   hash: string;
+  /**
+   * Where retention last cut the chain: the `seq` and `hash` of the newest entry it deleted (0 and
+   * the genesis hash until it first does). The oldest retained entry must follow it.
+   */
+  anchor_seq: number;
+  anchor_hash: string;
 }
 
 export interface IdempotencyKeysTable {

@@ -10,7 +10,10 @@ export interface PendingIdempotency {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route takes NUL characters in its body (they never reach the database there). */
+    /**
+     * The route takes any string in its body, NUL characters and lone surrogates included: it only
+     * compares them in memory, so they never reach the database, a log or the audit log.
+     */
     acceptsNul?: boolean;
   }
   interface FastifyRequest {

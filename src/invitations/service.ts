@@ -141,15 +141,27 @@ export function createInvitationService({
         if (member !== undefined) {
           throw new AppError('conflict', `${email} is already a member of this workspace`);
         }
-        // Inviting an address again replaces its pending invitation: the old link dies.
-        await tx
+        // Inviting an address again replaces its pending invitation: the old link dies, and unless
+        // it had expired anyway that is audited as its revocation (docs/audit.md#events).
+        const replaced = await tx
           .updateTable('invitations')
           .set({ status: 'replaced', ended_at: now, secret_sealed: null })
           .where('workspace_id', '=', ctx.workspace.id)
           .where('email', '=', email)
           .where('status', '=', 'pending')
+          .returning(['id', 'expires_at'])
           .execute();
         await tx.insertInto('invitations').values(row).execute();
+        for (const old of replaced.filter((invitation) => Number(invitation.expires_at) > now)) {
+          await audit.record(tx, {
+            workspaceId: ctx.workspace.id,
+            event: 'invitation.revoked',
+            actor: actorOf(ctx.principal),
+            target: { type: 'invitation', id: old.id, name: email },
+            changes: { replaced_by: { from: null, to: row.id } },
+            meta,
+          });
+        }
         await audit.record(tx, {
           workspaceId: ctx.workspace.id,
           event: 'member.invited',

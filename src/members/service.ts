@@ -129,7 +129,14 @@ export function createMemberService({
       await commitAndNotify(db, notifier, async (tx) => {
         const member = await lockAndFind(tx, ctx.workspace.id, userId);
         if (member.role === 'owner') await assertAnotherOwner(tx, ctx.workspace.id, userId);
-        const keys = await personalKeyDigests(tx, ctx.workspace.id, userId);
+        const keys = await tx
+          .selectFrom('api_keys')
+          .select(['id', 'name', 'digest'])
+          .where('workspace_id', '=', ctx.workspace.id)
+          .where('user_id', '=', userId)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute();
         await tx
           .deleteFrom('members')
           .where('workspace_id', '=', ctx.workspace.id)
@@ -149,8 +156,19 @@ export function createMemberService({
           changes: { role: { from: member.role, to: null } },
           meta,
         });
+        // Each key deleted with its member is audited as if deleted on its own (docs/audit.md#events).
+        for (const key of keys) {
+          await audit.record(tx, {
+            workspaceId: ctx.workspace.id,
+            event: 'api_key.deleted',
+            actor: actorOf(ctx.principal),
+            target: { type: 'api_key', id: key.id, name: key.name },
+            meta,
+          });
+        }
         await invitations.revokeStaleSentBy(tx, ctx, { userId, email: member.email }, meta);
-        return { result: undefined, notices: [{ type: 'credentials.changed', digests: keys }] };
+        const digests = keys.map((key) => key.digest);
+        return { result: undefined, notices: [{ type: 'credentials.changed', digests }] };
       });
     },
   };

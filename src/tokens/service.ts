@@ -200,12 +200,14 @@ export function createTokenService({
         // Revoked concurrently: that revocation wrote the entry and told the caches.
         if (Number(updated.numUpdatedRows) === 0) return { result: undefined, notices: [] };
         const revokedAt = new Date(now).toISOString();
+        // Expired tokens may be revoked too: the entry names the status really replaced.
+        const was = tokenStatus({ revokedAt: null, expiresAt: row.expires_at }, now);
         await record(
           tx,
           ctx,
           { event: 'token.revoked', row: { ...row, revoked_at: now }, at: now, meta },
           { revoked_at: revokedAt },
-          { status: { from: 'active', to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
+          { status: { from: was, to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
         );
         return { result: undefined, notices: [tokenChanged(await secretsOf(tx, row.id))] };
       });

@@ -239,6 +239,73 @@ describe.each(dialects())('%s: API conventions', (dialect) => {
       });
       expect(json(listed).meta.total).toBe(0);
     });
+
+    it('answers 400 for text that is not well-formed Unicode (a lone surrogate) anywhere in a body or query', async () => {
+      const { session, ws, key } = await newOwner();
+      // Raw JSON, so that `\ud800` reaches the server as a lone surrogate escape.
+      const raw = (method: 'POST' | 'PATCH', url: string, payload: string, headers = bearer(key.key)) => ({
+        method,
+        url,
+        headers: { ...headers, 'content-type': 'application/json' },
+        payload,
+      });
+      const cases: [InjectOptions, string][] = [
+        [raw('POST', '/v1/api-keys', '{"name":"x\\ud800","kind":"personal"}'), 'name'],
+        [raw('POST', '/v1/tokens', '{"name":"\\udc00t","scopes":["tokens:read"]}'), 'name'],
+        [
+          raw(
+            'POST',
+            '/v1/tokens',
+            '{"name":"t","scopes":["tokens:read"],"metadata":{"k":["ok","\\udfff"]}}',
+          ),
+          'metadata.k[1]',
+        ],
+        // A lone surrogate in a key: the field named is the object holding it.
+        [
+          raw('POST', '/v1/tokens', '{"name":"t","scopes":["tokens:read"],"metadata":{"\\ud83d":1}}'),
+          'metadata',
+        ],
+        [raw('PATCH', '/v1/settings', '{"name":"Acme \\ud800"}'), 'name'],
+        [raw('POST', '/v1/workspaces', '{"name":"Acme \\ud800"}', session.headers), 'name'],
+        [
+          raw('POST', '/v1/auth/login', `{"email":"a@example.com","password":"${PASSWORD}\\ud800"}`, {}),
+          'password',
+        ],
+      ];
+      for (const [options, field] of cases) {
+        const body = expectError(await t.app.inject(options), 400, 'bad_request');
+        expect(body.details, String(options.payload)).toEqual([{ field, message: expect.any(String) }]);
+      }
+      // In a query string, a lone surrogate can only come as the UTF-8-like bytes of one, which are
+      // no valid percent-encoding of text: refused like any malformed escape, as in the path.
+      for (const url of [
+        '/v1/tokens?name=%ED%A0%80',
+        '/v1/audit-logs?actor_id=%ED%BF%BF',
+        '/v1/tokens?name=%FF',
+        '/v1/tokens?name=%C0%80',
+        '/v1/tokens/tok_%ED%A0%80',
+      ]) {
+        expectError(await t.app.inject({ method: 'GET', url, headers: bearer(key.key) }), 400, 'bad_request');
+      }
+      // Nothing was created or renamed.
+      const settings = await t.app.inject({ method: 'GET', url: '/v1/settings', headers: bearer(key.key) });
+      expect(json(settings).name).toBe(ws.name);
+      const tokens = await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(key.key) });
+      expect(json(tokens).meta.total).toBe(0);
+
+      // Well-formed text beyond the Basic Multilingual Plane is fine, escaped or not, in the body and the query.
+      const created = await t.app.inject(
+        raw('POST', '/v1/tokens', '{"name":"rocket \\ud83d\\ude80 🚀","scopes":["tokens:read"]}'),
+      );
+      expect(created.statusCode, created.body).toBe(201);
+      expect(json(created).name).toBe('rocket 🚀 🚀');
+      const found = await t.app.inject({
+        method: 'GET',
+        url: `/v1/tokens?name=${encodeURIComponent('🚀 🚀')}`,
+        headers: bearer(key.key),
+      });
+      expect(json(found).data.map((tk: Json) => tk.id)).toEqual([json(created).id]);
+    });
   });
 
   describe('lists', () => {

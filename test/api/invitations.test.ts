@@ -11,6 +11,7 @@ import {
   dialects,
   type Json,
   json,
+  outboxRows,
   ownerWorkspace,
   PASSWORD,
   type Session,
@@ -405,6 +406,35 @@ describe.each(dialects())('%s: invitations', (dialect) => {
     expect(await auditOf(ws.id, 'member.invited')).toHaveLength(2);
   });
 
+  it('audits the link a re-invitation kills as invitation.revoked, with its webhook event', async () => {
+    const { owner, ws } = await workspace('Reinvite Audited');
+    const email = uniqueEmail('twice');
+    const first = json(await invite(owner, ws.slug, email, 'viewer'));
+    t.clock.advance(DAY);
+    const secondRes = await invite(owner, ws.slug, email, 'admin');
+    const second = json(secondRes);
+
+    const revoked = await auditOf(ws.id, 'invitation.revoked');
+    expect(revoked.map((e) => [e.actor_id, e.target_type, e.target_id, e.target_name, e.request_id])).toEqual(
+      [[owner.user.id, 'invitation', first.id, email, secondRes.headers['x-request-id']]],
+    );
+    expect(JSON.parse(revoked[0]?.changes ?? 'null')).toEqual({ replaced_by: { from: null, to: second.id } });
+    // In the re-invitation's transaction, just before its own member.invited entry.
+    const invited = await auditOf(ws.id, 'member.invited');
+    expect(invited.map((e) => e.target_id)).toEqual([first.id, second.id]);
+    expect(Number(invited[1]?.seq)).toBe(Number(revoked[0]?.seq) + 1);
+    const events = await outboxRows(t.services, ws.id, 'invitation.revoked');
+    expect(events.map((e) => JSON.parse(e.payload).target)).toEqual([
+      { type: 'invitation', id: first.id, name: email },
+    ]);
+
+    // A link that had already expired is not killed by the next invitation: nothing to record.
+    t.clock.advance(8 * DAY);
+    const third = json(await invite(owner, ws.slug, email, 'viewer'));
+    expect(third.id).not.toBe(second.id);
+    expect(await auditOf(ws.id, 'invitation.revoked')).toHaveLength(1);
+  });
+
   it('keeps one pending invitation per address even when invited concurrently', async () => {
     const { owner, ws } = await workspace('Concurrent Invites');
     const email = uniqueEmail('rush');
@@ -428,6 +458,10 @@ describe.each(dialects())('%s: invitations', (dialect) => {
       if (body.id !== live?.id) expect((await accept(person, tokenOf(body))).statusCode).toBe(404);
     }
     expect((await accept(person, tokenOf(live ?? {}))).statusCode).toBe(200);
+    // Every link replaced along the way was audited as revoked, once.
+    const revoked = await auditOf(ws.id, 'invitation.revoked');
+    const dead = results.map(json).filter((body) => body.id !== live?.id);
+    expect(revoked.map((e) => e.target_id).sort()).toEqual(dead.map((body) => body.id).sort());
   });
 
   it('lets one of two concurrent accepts win', async () => {

@@ -7,6 +7,7 @@ import {
   dialects,
   type Json,
   json,
+  outboxRows,
   ownerWorkspace,
   type Session,
   signup,
@@ -403,6 +404,51 @@ describe.each(dialects())('%s: members', (dialect) => {
     const token = new URL(json(again).accept_url).searchParams.get('token');
     expect((await call('POST', '/v1/invitations/accept', second.headers, { token })).statusCode).toBe(200);
     expect((await call('GET', '/v1/tokens', key)).statusCode).toBe(401);
+  });
+
+  it('records api_key.deleted, with its webhook event, for each personal key a removal deletes', async () => {
+    const { owner, ws, admin, viewer } = await team('Keys Audited');
+    const first = await createApiKey(t.app, admin, ws.slug, { name: 'admin-one', kind: 'personal' });
+    t.clock.advance(1000);
+    const second = await createApiKey(t.app, admin, ws.slug, { name: 'admin-two', kind: 'personal' });
+    await createApiKey(t.app, owner, ws.slug, { name: 'owner-team', kind: 'team', role: 'viewer' });
+    const viewerKey = await createApiKey(t.app, viewer, ws.slug, { name: 'viewer-own', kind: 'personal' });
+
+    const removed = await call('DELETE', `/v1/workspaces/${ws.slug}/members/${admin.user.id}`, owner.headers);
+    expect(removed.statusCode).toBe(204);
+    // Left on their own: the member is the actor.
+    const left = await call('DELETE', `/v1/workspaces/${ws.slug}/members/${viewer.user.id}`, viewer.headers);
+    expect(left.statusCode).toBe(204);
+
+    const entry = (e: Json) => [
+      e.actor_id,
+      e.target_type,
+      e.target_id,
+      e.target_name,
+      e.changes,
+      e.request_id,
+    ];
+    const deleted = await auditOf(ws.id, 'api_key.deleted');
+    expect(deleted.map(entry)).toEqual([
+      [owner.user.id, 'api_key', first.id, 'admin-one', null, removed.headers['x-request-id']],
+      [owner.user.id, 'api_key', second.id, 'admin-two', null, removed.headers['x-request-id']],
+      [viewer.user.id, 'api_key', viewerKey.id, 'viewer-own', null, left.headers['x-request-id']],
+    ]);
+    // In the removal's transaction, right after its member.removed entry.
+    const memberRemoved = await auditOf(ws.id, 'member.removed');
+    const seqs = (rows: Json[]) => rows.map((e) => Number(e.seq));
+    const [byOwner, byViewer] = seqs(memberRemoved);
+    expect(seqs(deleted)).toEqual([Number(byOwner) + 1, Number(byOwner) + 2, Number(byViewer) + 1]);
+    // Sent to webhooks like every audit event (the outbox orders one instant's events by id only).
+    const events = await outboxRows(t.services, ws.id, 'api_key.deleted');
+    expect(events).toHaveLength(3);
+    expect(events.map((e) => JSON.parse(e.payload).target)).toEqual(
+      expect.arrayContaining([
+        { type: 'api_key', id: first.id, name: 'admin-one' },
+        { type: 'api_key', id: second.id, name: 'admin-two' },
+        { type: 'api_key', id: viewerKey.id, name: 'viewer-own' },
+      ]),
+    );
   });
 
   it('a removed member keeps their other workspaces', async () => {

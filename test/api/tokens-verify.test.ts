@@ -376,7 +376,7 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
   });
 
   describe('verify with unusual strings', () => {
-    it('answers 200 NOT_FOUND for any string, NUL characters included, and 400 elsewhere', async () => {
+    it('answers 200 NOT_FOUND for any string, NUL characters and lone surrogates included, and 400 elsewhere', async () => {
       const { session, ws } = await h.newOwner();
       const key = await h.newKey(session, ws, { name: 'strings', kind: 'team' });
       for (const token of ['tkn_\u0000', '\u0000', 'tkn_'.padEnd(44, '\u0000'), '']) {
@@ -389,6 +389,17 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
         expect(res.statusCode).toBe(200);
         expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND' });
       }
+      // Lone surrogates too (raw JSON escapes): verify never stores what it is given.
+      for (const token of ['tkn_\\ud800', '\\udc00', `tkn_${'a'.repeat(38)}\\ud83d`]) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/tokens/verify',
+          headers: { ...bearer(key.key), 'content-type': 'application/json' },
+          payload: `{"token":"${token}"}`,
+        });
+        expect(res.statusCode, token).toBe(200);
+        expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND' });
+      }
       const created = await t.app.inject({
         method: 'POST',
         url: '/v1/tokens',
@@ -396,6 +407,13 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
         payload: { name: 'nul\u0000name', scopes: ['tokens:read'] },
       });
       expect(created.statusCode).toBe(400);
+      const surrogate = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: { ...bearer(key.key), 'content-type': 'application/json' },
+        payload: '{"name":"x\\ud800","scopes":["tokens:read"]}',
+      });
+      expect(surrogate.statusCode).toBe(400);
     });
   });
 

@@ -862,6 +862,28 @@ describe.each(dialects())('%s: tokens', (dialect) => {
       }
     });
 
+    it('records the status a token really had when revoked: active or expired', async () => {
+      const { session, ws } = await ownerWorkspace(t.app);
+      const caller = viaSession(session, ws);
+      const soon = new Date(t.clock.now() + 3_600_000).toISOString();
+      const lapsing = await issue(caller, { expires_at: soon });
+      const live = await issue(caller);
+      t.clock.advance(3_600_000);
+      expect(json(await get(caller, lapsing.id)).status).toBe('expired');
+      expect((await revoke(caller, lapsing.id)).statusCode).toBe(204);
+      expect((await revoke(caller, live.id)).statusCode).toBe(204);
+      const revokedAt = iso(t.clock.now());
+      const entries = await auditRows(ws.id, 'token.revoked');
+      expect(entries.map((e) => [e.target_id, JSON.parse(e.changes ?? 'null')])).toEqual([
+        [
+          lapsing.id,
+          { status: { from: 'expired', to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
+        ],
+        [live.id, { status: { from: 'active', to: 'revoked' }, revoked_at: { from: null, to: revokedAt } }],
+      ]);
+      expect(await outboxRows(ws.id, 'token.revoked')).toHaveLength(2);
+    });
+
     it('never writes a secret issued in this file to the audit log or the outbox', async () => {
       expect(issued.length).toBeGreaterThan(50);
       const audit = await t.services.db.selectFrom('audit_log').selectAll().execute();
