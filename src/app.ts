@@ -17,6 +17,7 @@ import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
+import { leakRoutes } from './leaks/routes.js';
 import { memberRoutes } from './members/routes.js';
 import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
@@ -128,6 +129,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   await app.register(accountRoutes, { prefix: '/v1', access, accounts, sessions });
   await app.register(workspaceRoutes, { prefix: '/v1', access, workspaces });
   await app.register(acceptInvitationRoutes, { prefix: '/v1', access, invitations });
+  await app.register(leakRoutes, { prefix: '/v1', leaks: services.leaks, rateLimiter: services.rateLimiter });
   // Each workspace feature once per path style: `/v1/x` and `/v1/workspaces/{slug}/x`.
   for (const prefix of WORKSPACE_PREFIXES) {
     await app.register(settingsRoutes, { prefix, access, workspaces });
