@@ -13,6 +13,7 @@ import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
+import { addFallbackSecurityHeaders, DOCS_POLICY, registerSecurityHeaders } from './http/security-headers.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
@@ -60,6 +61,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     },
     // A bad URL is answered before routing, so no hooks run: send and log it here.
     frameworkErrors: (error, request, reply) => {
+      addFallbackSecurityHeaders(request, reply);
       sendError(request, reply, toAppError(error));
       logRequest(request, reply);
     },
@@ -69,6 +71,8 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   app.decorateRequest('principal', null);
   app.decorateRequest('workspaceContext', null);
   app.decorateRequest('idempotency', null);
+  // First, so that an answer refused by any later hook carries the headers too.
+  await registerSecurityHeaders(app);
 
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
@@ -109,7 +113,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
       security: [{ bearer: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_POLICY });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const access = createAccess({
