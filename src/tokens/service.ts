@@ -15,6 +15,7 @@ import type { EventOutbox } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { settingsOf } from '../workspaces/settings.js';
 import { assertNoEscalation, checkMetadata, checkScopes, expiringMarkers, expiryOf } from './input.js';
+import { findLiveToken } from './lookup.js';
 import { type TokenStatus, tokenStatus } from './status.js';
 import { type TokenView, tokenView } from './view.js';
 
@@ -287,19 +288,7 @@ export function createTokenService({
     },
 
     async findLive(secret) {
-      const now = clock();
-      const row = await db
-        .selectFrom('token_secrets')
-        .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
-        .select(['tokens.id', 'tokens.workspace_id'])
-        .where('token_secrets.digest', '=', digest(secret))
-        .where((eb) =>
-          eb.or([eb('token_secrets.retires_at', 'is', null), eb('token_secrets.retires_at', '>', now)]),
-        )
-        .where('tokens.revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)]))
-        .executeTakeFirst();
-      return row === undefined ? null : { id: row.id, workspaceId: row.workspace_id };
+      return findLiveToken(db, digest(secret), clock());
     },
 
     async recordLeak(found, revoke, meta) {

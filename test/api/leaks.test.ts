@@ -200,6 +200,25 @@ describe.each(dialects())('%s: leaked-secret reports', (dialect) => {
       expect(await outboxRows(t.services, ws.id, 'api_key.leaked')).toHaveLength(1);
     });
 
+    it('treats an old secret still in its rotation grace period as live, and one past it as dead', async () => {
+      const { ws, key, token } = await setup();
+      const rotate = () =>
+        t.app.inject({
+          method: 'POST',
+          url: `/v1/tokens/${token.id}/rotate`,
+          headers: bearer(key.key),
+          payload: { grace_period_seconds: 60 },
+        });
+      const first = json(await rotate());
+      t.clock.advance(61_000);
+      expectReceived(await report({ token: token.token })); // retired a second ago
+      expect(await auditRows(t.services, ws.id, 'token.leaked')).toHaveLength(0);
+      await rotate();
+      expectReceived(await report({ token: first.token })); // still within its grace
+      expect(await auditRows(t.services, ws.id, 'token.leaked')).toHaveLength(1);
+      expect(await verify(key.key, first.token)).toBe('REVOKED');
+    });
+
     it('acts once when the same secret is reported twice or again later', async () => {
       const { ws, token } = await setup();
       expectReceived(await report([{ token: token.token }, { token: token.token }]));
