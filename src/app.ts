@@ -13,11 +13,13 @@ import { registerIdempotency } from './http/idempotency.js';
 import { openapiOptions } from './http/openapi.js';
 import { logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
+import { addFallbackSecurityHeaders, DOCS_POLICY, registerSecurityHeaders } from './http/security-headers.js';
 import { assertStorableText, assertWellFormedUrl } from './http/text-check.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
+import { leakRoutes } from './leaks/routes.js';
 import { memberRoutes } from './members/routes.js';
 import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
@@ -43,6 +45,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     },
     // A bad URL is answered before routing, so no hooks run: send and log it here.
     frameworkErrors: (error, request, reply) => {
+      addFallbackSecurityHeaders(request, reply);
       sendError(request, reply, toAppError(error));
       logRequest(request, reply);
     },
@@ -52,6 +55,8 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   app.decorateRequest('principal', null);
   app.decorateRequest('workspaceContext', null);
   app.decorateRequest('idempotency', null);
+  // First, so that an answer refused by any later hook carries the headers too.
+  await registerSecurityHeaders(app);
 
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
@@ -71,7 +76,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
 
   registerErrorHandling(app);
   await app.register(swagger, openapiOptions(services.config.publicUrl));
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_POLICY });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const access = createAccess({
@@ -91,6 +96,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   await app.register(accountRoutes, { prefix: '/v1', access, accounts, sessions });
   await app.register(workspaceRoutes, { prefix: '/v1', access, workspaces });
   await app.register(acceptInvitationRoutes, { prefix: '/v1', access, invitations });
+  await app.register(leakRoutes, { prefix: '/v1', leaks: services.leaks, rateLimiter: services.rateLimiter });
   // Each workspace feature once per path style: `/v1/x` and `/v1/workspaces/{slug}/x`.
   for (const prefix of WORKSPACE_PREFIXES) {
     await app.register(settingsRoutes, { prefix, access, workspaces });

@@ -16,6 +16,7 @@ import { createMailer, type Mailer } from './email/mailer.js';
 import { createEventOutbox, type EventOutbox } from './events/outbox.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store.js';
 import { createInvitationService, type InvitationService } from './invitations/service.js';
+import { createLeakService, type LeakService } from './leaks/service.js';
 import { createMemberService, type MemberService } from './members/service.js';
 import { createDbRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/local-limiter.js';
@@ -56,6 +57,7 @@ export interface Services {
   members: MemberService;
   invitations: InvitationService;
   webhooks: WebhookService;
+  leaks: LeakService;
   /** DNS for webhook hosts: checked at save and before every send. */
   resolveHost: Resolve;
   /** Null when TOOKEN_SMTP_URL is not set. */
@@ -130,6 +132,16 @@ export function createServices({
   const sessions = createSessionStore({ db, clock, usage });
   const rateLimiter = createDbRateLimiter({ db, clock });
   const invitations = createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl });
+  const workspaces = createWorkspaceService({
+    db,
+    clock,
+    audit,
+    notifier,
+    cache: workspaceCache,
+    rateLimiter,
+  });
+  const apiKeys = createApiKeyService({ db, clock, audit, notifier });
+  const tokens = createTokenService({ db, clock, audit, outbox, notifier });
   return {
     config,
     database,
@@ -148,15 +160,15 @@ export function createServices({
       throttle: createLoginThrottle({ db, clock }),
       signupMode: config.signup,
     }),
-    workspaces: createWorkspaceService({ db, clock, audit, notifier, cache: workspaceCache, rateLimiter }),
-    apiKeys: createApiKeyService({ db, clock, audit, notifier }),
+    workspaces,
+    apiKeys,
     rateLimiter,
     verifyLimiter: createLocalRateLimiter({ db: database.adapter.clustered ? db : null, clock }),
     notifier,
     tokenCache,
     credentialCache,
     verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
-    tokens: createTokenService({ db, clock, audit, outbox, notifier }),
+    tokens,
     members: createMemberService({ db, audit, notifier, invitations }),
     invitations,
     mailer: createMailer(config.smtpUrl, config.emailFrom),
@@ -167,6 +179,12 @@ export function createServices({
       serverKey,
       allowPrivate: config.webhookAllowPrivate,
       resolve: resolve ?? systemResolve,
+    }),
+    leaks: createLeakService({
+      tokens,
+      apiKeys,
+      // A workspace deleted meanwhile took its credentials with it; revoking is the safe answer.
+      leakPolicyOf: async (id) => (await workspaces.byId(id))?.leak_policy ?? 'revoke',
     }),
     resolveHost: resolve ?? systemResolve,
     idempotency: createIdempotencyStore({ db, clock }),

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { RoleSchema, Timestamp } from '../http/schemas.js';
+import { Name, RoleSchema, Timestamp } from '../http/schemas.js';
 
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Password = Type.String({ minLength: 10, maxLength: 256 });
@@ -21,7 +21,7 @@ export const SignupBody = Type.Object(
   {
     email: Email,
     password: Password,
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    name: Type.Optional(Name),
     invitation_token: Type.Optional(InvitationToken),
   },
   {

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { NullableTimestamp, RoleSchema, Timestamp } from '../http/schemas.js';
+import { Name, NullableTimestamp, RoleSchema, Timestamp } from '../http/schemas.js';
 
 const Kind = Type.Union([Type.Literal('personal'), Type.Literal('team')]);
 
@@ -24,7 +24,7 @@ export const ApiKeyWithSecret = Type.Intersect([ApiKeyBody, Type.Object({ key: T
 
 export const CreateApiKeyBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Name,
     kind: Kind,
     role: Type.Optional(Type.Union([Type.Literal('admin'), Type.Literal('viewer')])),
   },

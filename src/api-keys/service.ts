@@ -1,10 +1,10 @@
 import type { AuditService, RequestMeta } from '../audit/service.js';
-import type { WorkspaceContext } from '../auth/context.js';
+import { actorFor, SYSTEM_ACTOR, type SystemContext, type WorkspaceContext } from '../auth/context.js';
 import { digest, generateSecret, hint } from '../auth/credentials.js';
 import { isAllowed } from '../auth/permissions.js';
-import { actorOf, creatorOf } from '../auth/principal.js';
+import { creatorOf } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
-import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
+import { commitAndNotify, type Notice, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/database.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
 import type { ApiKeysTable, Db, Tx } from '../db/schema.js';
@@ -25,6 +25,13 @@ export interface ApiKeyService {
   ): Promise<ApiKeyWithSecret>;
   regenerate(ctx: WorkspaceContext, id: string, meta: RequestMeta): Promise<ApiKeyWithSecret>;
   remove(ctx: WorkspaceContext, id: string, meta: RequestMeta): Promise<void>;
+  /** The key a secret opens (no cache: a report must see the database), or null. */
+  findLive(secret: string): Promise<{ id: string; workspaceId: string } | null>;
+  /**
+   * Records that a key's secret leaked (`api_key.leaked`, by the system) and, when asked, deletes
+   * the key in the same transaction, as `DELETE /api-keys/{id}` does (docs/tokens.md#leaked-secrets).
+   */
+  recordLeak(found: { id: string; workspaceId: string }, revoke: boolean, meta: RequestMeta): Promise<void>;
 }
 
 const isOwner = (ctx: WorkspaceContext) => isAllowed(ctx, 'api_keys.team');
@@ -64,7 +71,7 @@ export function createApiKeyService({
 
   const record = (
     tx: Tx,
-    ctx: WorkspaceContext,
+    ctx: WorkspaceContext | SystemContext,
     event: EventName,
     key: { id: string; name: string },
     meta: RequestMeta,
@@ -72,10 +79,25 @@ export function createApiKeyService({
     audit.record(tx, {
       workspaceId: ctx.workspace.id,
       event,
-      actor: actorOf(ctx.principal),
+      actor: actorFor(ctx),
       target: { type: 'api_key', id: key.id, name: key.name },
       meta,
     });
+
+  /** Deletes a key inside `tx`; false when it was already gone. */
+  const deleteIn = async (tx: Tx, keyId: string) =>
+    Number((await tx.deleteFrom('api_keys').where('id', '=', keyId).executeTakeFirst()).numDeletedRows) > 0;
+
+  /** The entry of a deletion just made, and the notice that ends the key on every node. */
+  const recordDeleted = async (
+    tx: Tx,
+    ctx: WorkspaceContext | SystemContext,
+    row: ApiKeysTable,
+    meta: RequestMeta,
+  ): Promise<Notice[]> => {
+    await record(tx, ctx, 'api_key.deleted', row, meta);
+    return [{ type: 'credentials.changed', digests: [row.digest] }];
+  };
 
   return {
     async list(ctx, page) {
@@ -162,9 +184,41 @@ export function createApiKeyService({
       const row = await findVisible(ctx, id);
       if (row.kind === 'team' && !isOwner(ctx)) throw forbidden('Only an Owner can delete team API keys');
       await commitAndNotify(db, notifier, async (tx) => {
-        await tx.deleteFrom('api_keys').where('id', '=', row.id).execute();
-        await record(tx, ctx, 'api_key.deleted', row, meta);
-        return { result: undefined, notices: [{ type: 'credentials.changed', digests: [row.digest] }] };
+        await deleteIn(tx, row.id);
+        return { result: undefined, notices: await recordDeleted(tx, ctx, row, meta) };
+      });
+    },
+
+    async findLive(secret) {
+      const row = await db
+        .selectFrom('api_keys')
+        .select(['id', 'workspace_id'])
+        .where('digest', '=', digest(secret))
+        .executeTakeFirst();
+      return row === undefined ? null : { id: row.id, workspaceId: row.workspace_id };
+    },
+
+    async recordLeak(found, revoke, meta) {
+      await commitAndNotify(db, notifier, async (tx) => {
+        const row = await tx
+          .selectFrom('api_keys')
+          .selectAll()
+          .where('workspace_id', '=', found.workspaceId)
+          .where('id', '=', found.id)
+          .executeTakeFirst();
+        // Deleted since it was found, or by a concurrent report: a dead secret is no news.
+        if (row === undefined || (revoke && !(await deleteIn(tx, row.id)))) {
+          return { result: undefined, notices: [] };
+        }
+        const by: SystemContext = { workspace: { id: found.workspaceId }, principal: null };
+        await audit.record(tx, {
+          workspaceId: found.workspaceId,
+          event: 'api_key.leaked',
+          actor: SYSTEM_ACTOR,
+          target: { type: 'api_key', id: row.id, name: row.name },
+          meta,
+        });
+        return { result: undefined, notices: revoke ? await recordDeleted(tx, by, row, meta) : [] };
       });
     },
   };

@@ -1,5 +1,5 @@
 import type { Role, WorkspacesTable } from '../db/schema.js';
-import type { ApiKeyPrincipal, TokenPrincipal } from './principal.js';
+import { type Actor, type ApiKeyPrincipal, actorOf, type TokenPrincipal } from './principal.js';
 import type { SessionPrincipal } from './sessions.js';
 
 /** A workspace as stored (settings decoded by the workspaces feature where needed). */
@@ -35,3 +35,16 @@ export type WorkspaceContext =
       role: null;
       userId: null;
     };
+
+/** The system acting inside a workspace with no caller at all, as on a leaked-secret report. */
+export interface SystemContext {
+  workspace: { id: string };
+  principal: null;
+}
+
+export const SYSTEM_ACTOR: Actor = { type: 'system', id: null, name: 'tooken' };
+
+/** Who an audit entry names for a change made by `ctx`. */
+export function actorFor(ctx: WorkspaceContext | SystemContext): Actor {
+  return ctx.principal === null ? SYSTEM_ACTOR : actorOf(ctx.principal);
+}

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode, type ErrorDetail } from '../errors.js';
+import { NO_BIDI_CONTROLS } from './schemas.js';
 
 interface AjvError {
   instancePath: string;
@@ -21,6 +22,9 @@ function fieldOf(error: AjvError): string {
 
 function messageOf(error: AjvError): string {
   if (error.keyword === 'additionalProperties') return 'is not a known field';
+  if (error.keyword === 'pattern' && error.params.pattern === NO_BIDI_CONTROLS) {
+    return 'must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069)';
+  }
   if (error.keyword === 'required') return 'is required';
   return error.message ?? 'is invalid';
 }

@@ -23,6 +23,21 @@ export const NoContent = Type.Null({ description: 'No content' });
 export const Timestamp = Type.String({ format: 'date-time' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
+/**
+ * Text people read as a label must read as what it is: the bidirectional embedding, override and
+ * isolate controls (U+202A–U+202E, U+2066–U+2069) make a name display as another ("invoice" + U+202E +
+ * "fdp.exe" shows as "invoiceexe.pdf"), so they are refused in every display name (docs/api.md#display-names).
+ */
+export const NO_BIDI_CONTROLS = '^[^\\u202A-\\u202E\\u2066-\\u2069]*$';
+
+/** A display text of at most `maxLength` characters (a description may be empty). */
+export function displayText({ minLength = 0, maxLength }: { minLength?: number; maxLength: number }) {
+  return Type.String({ minLength, maxLength, pattern: NO_BIDI_CONTROLS });
+}
+
+/** The name of a token, an API key, a workspace or a person: 1–100 characters. */
+export const Name = displayText({ minLength: 1, maxLength: 100 });
+
 export const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('viewer')]);
 
 /** A resource id in a path (`tok_…`, `usr_…`): bounded so a pasted secret cannot be long. */

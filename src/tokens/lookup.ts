@@ -42,3 +42,26 @@ export async function lookupToken(db: Db, cache: TokenCache, digest: string): Pr
   cache.set(digest, token, generation);
   return token;
 }
+
+/**
+ * The live token a secret's digest opens, read from the database (a leak report must not trust a
+ * cache): neither revoked nor expired, and the secret not retired by rotation.
+ */
+export async function findLiveToken(
+  db: Db,
+  digest: string,
+  now: number,
+): Promise<{ id: string; workspaceId: string } | null> {
+  const row = await db
+    .selectFrom('token_secrets')
+    .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
+    .select(['tokens.id', 'tokens.workspace_id'])
+    .where('token_secrets.digest', '=', digest)
+    .where((eb) =>
+      eb.or([eb('token_secrets.retires_at', 'is', null), eb('token_secrets.retires_at', '>', now)]),
+    )
+    .where('tokens.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)]))
+    .executeTakeFirst();
+  return row === undefined ? null : { id: row.id, workspaceId: row.workspace_id };
+}

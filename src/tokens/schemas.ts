@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { NullableTimestamp, PageQuery, Timestamp } from '../http/schemas.js';
+import { Name, NullableTimestamp, PageQuery, Timestamp } from '../http/schemas.js';
 import { MAX_GRACE_SECONDS } from './input.js';
 
 const Status = Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]);
@@ -31,7 +31,7 @@ export const TokenWithSecret = Type.Intersect([TokenBody, Type.Object({ token: T
 
 export const CreateTokenBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Name,
     scopes: Type.Array(Scope, { minItems: 1, maxItems: 200 }),
     expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
     metadata: Type.Optional(Metadata),

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { AuditService, Changes, RequestMeta } from '../audit/service.js';
-import type { WorkspaceContext } from '../auth/context.js';
+import { actorFor, SYSTEM_ACTOR, type SystemContext, type WorkspaceContext } from '../auth/context.js';
 import { digest, generateSecret, hint } from '../auth/credentials.js';
-import { actorOf, creatorOf } from '../auth/principal.js';
+import { creatorOf } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
 import { commitAndNotify, type Notice, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/database.js';
@@ -22,6 +22,7 @@ import {
   expiringMarkers,
   expiryFor,
 } from './input.js';
+import { findLiveToken } from './lookup.js';
 import { type TokenStatus, tokenStatus } from './status.js';
 import { type TokenView, tokenView } from './view.js';
 
@@ -49,6 +50,20 @@ export interface TokenService {
     graceSeconds: number,
     meta: RequestMeta,
   ): Promise<TokenWithSecret>;
+  /** The live token a secret opens (no cache: a report must see the database), or null. */
+  findLive(secret: string): Promise<LiveCredential | null>;
+  /**
+   * Records that a live token's secret leaked (`token.leaked`, by the system) and, when asked,
+   * revokes the token in the same transaction, as `DELETE /tokens/{id}` does (docs/tokens.md#leaked-secrets).
+   * Nothing happens when the token is no longer live.
+   */
+  recordLeak(found: LiveCredential, revoke: boolean, meta: RequestMeta): Promise<void>;
+}
+
+/** A live credential found by its secret: enough to act on it, never the secret itself. */
+export interface LiveCredential {
+  id: string;
+  workspaceId: string;
 }
 
 /** A token as the API returns it once, with its secret. */
@@ -56,6 +71,9 @@ export type TokenWithSecret = TokenView & { token: string };
 
 /** Every node's verify cache drops these secrets (a remembered miss, a revoked or rotated secret). */
 const tokenChanged = (digests: string[]): Notice => ({ type: 'token.changed', digests });
+
+/** Who acts on a token: a caller, or the system (a leak report has no caller). */
+type Acting = WorkspaceContext | SystemContext;
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -86,7 +104,7 @@ export function createTokenService({
   /** The audit entry and the webhook event (which carries the token object) of one change. */
   const record = (
     tx: Tx,
-    ctx: WorkspaceContext,
+    ctx: Acting,
     change: { event: EventName; row: TokensTable; at: number; meta: RequestMeta },
     extra: Record<string, string>,
     changes: Changes | null,
@@ -95,7 +113,7 @@ export function createTokenService({
       audit.record(tx, {
         workspaceId: ctx.workspace.id,
         event: change.event,
-        actor: actorOf(ctx.principal),
+        actor: actorFor(ctx),
         target: { type: 'token', id: change.row.id, name: change.row.name },
         changes,
         meta: change.meta,
@@ -112,6 +130,32 @@ export function createTokenService({
     (await tx.selectFrom('token_secrets').select('digest').where('token_id', '=', tokenId).execute()).map(
       (s) => s.digest,
     );
+
+  /** Marks a token revoked inside `tx` (taking its row lock); false when it already was. */
+  const markRevoked = async (tx: Tx, tokenId: string, now: number) => {
+    const updated = await tx
+      .updateTable('tokens')
+      .set({ revoked_at: now })
+      .where('id', '=', tokenId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) > 0;
+  };
+
+  /** The entry and event of a revocation just marked, and the notices for every node's caches. */
+  const recordRevoked = async (tx: Tx, by: Acting, row: TokensTable, now: number, meta: RequestMeta) => {
+    const revokedAt = new Date(now).toISOString();
+    // Expired tokens may be revoked too: the entry names the status really replaced.
+    const was = tokenStatus({ revokedAt: null, expiresAt: row.expires_at }, now);
+    await record(
+      tx,
+      by,
+      { event: 'token.revoked', row: { ...row, revoked_at: now }, at: now, meta },
+      { revoked_at: revokedAt },
+      { status: { from: was, to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
+    );
+    return [tokenChanged(await secretsOf(tx, row.id))];
+  };
 
   return {
     async create(ctx, input, meta) {
@@ -191,25 +235,9 @@ export function createTokenService({
       if (row.revoked_at !== null) return; // idempotent: no second entry or event
       const now = clock();
       await commitAndNotify(db, notifier, async (tx) => {
-        const updated = await tx
-          .updateTable('tokens')
-          .set({ revoked_at: now })
-          .where('id', '=', row.id)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst();
         // Revoked concurrently: that revocation wrote the entry and told the caches.
-        if (Number(updated.numUpdatedRows) === 0) return { result: undefined, notices: [] };
-        const revokedAt = new Date(now).toISOString();
-        // Expired tokens may be revoked too: the entry names the status really replaced.
-        const was = tokenStatus({ revokedAt: null, expiresAt: row.expires_at }, now);
-        await record(
-          tx,
-          ctx,
-          { event: 'token.revoked', row: { ...row, revoked_at: now }, at: now, meta },
-          { revoked_at: revokedAt },
-          { status: { from: was, to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
-        );
-        return { result: undefined, notices: [tokenChanged(await secretsOf(tx, row.id))] };
+        if (!(await markRevoked(tx, row.id, now))) return { result: undefined, notices: [] };
+        return { result: undefined, notices: await recordRevoked(tx, ctx, row, now, meta) };
       });
     },
 
@@ -267,6 +295,39 @@ export function createTokenService({
         return { result: undefined, notices: [tokenChanged([...old, secretDigest])] };
       });
       return { ...tokenView(rotated, now), token: secret };
+    },
+
+    async findLive(secret) {
+      return findLiveToken(db, digest(secret), clock());
+    },
+
+    async recordLeak(found, revoke, meta) {
+      const now = clock();
+      await commitAndNotify(db, notifier, async (tx) => {
+        const row = await tx
+          .selectFrom('tokens')
+          .selectAll()
+          .where('workspace_id', '=', found.workspaceId)
+          .where('id', '=', found.id)
+          .executeTakeFirst();
+        const live =
+          row !== undefined &&
+          tokenStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now) === 'active';
+        // Dead since it was found, or revoked by a concurrent report: a dead secret is no news.
+        if (!live || (revoke && !(await markRevoked(tx, row.id, now)))) {
+          return { result: undefined, notices: [] };
+        }
+        await audit.record(tx, {
+          workspaceId: found.workspaceId,
+          event: 'token.leaked',
+          actor: SYSTEM_ACTOR,
+          target: { type: 'token', id: row.id, name: row.name },
+          meta,
+        });
+        if (!revoke) return { result: undefined, notices: [] };
+        const by: SystemContext = { workspace: { id: found.workspaceId }, principal: null };
+        return { result: undefined, notices: await recordRevoked(tx, by, row, now, meta) };
+      });
     },
   };
 }

@@ -1,9 +1,10 @@
 import { Type } from 'typebox';
 import { WEBHOOK_EVENTS } from '../events/catalog.js';
-import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { displayText, NullableTimestamp, Timestamp } from '../http/schemas.js';
 
 const EventName = Type.Union(WEBHOOK_EVENTS.map((event) => Type.Literal(event)));
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
+const Description = displayText({ maxLength: 500 });
 
 export const WebhookBody = Type.Object(
   {
@@ -26,7 +27,7 @@ export const WebhookWithSecret = Type.Intersect([WebhookBody, Type.Object({ secr
 export const CreateWebhookBody = Type.Object(
   {
     url: Url,
-    description: Type.Optional(Type.String({ maxLength: 500 })),
+    description: Type.Optional(Description),
     events: Type.Array(EventName, { minItems: 1, maxItems: 50 }),
     enabled: Type.Optional(Type.Boolean()),
   },
@@ -40,7 +41,7 @@ export const CreateWebhookBody = Type.Object(
 export const UpdateWebhookBody = Type.Object(
   {
     url: Type.Optional(Url),
-    description: Type.Optional(Type.String({ maxLength: 500 })),
+    description: Type.Optional(Description),
     events: Type.Optional(Type.Array(EventName, { minItems: 1, maxItems: 50 })),
     enabled: Type.Optional(Type.Boolean()),
   },

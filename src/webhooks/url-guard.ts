@@ -43,9 +43,11 @@ export async function resolveSafeTarget(
   }
   const first = addresses[0];
   if (first === undefined) throw new UnsafeUrlError(`host ${host} does not resolve`);
-  if (!allowPrivate) {
-    const blocked = addresses.find((a) => !isPublicAddress(a.address));
-    if (blocked) throw new UnsafeUrlError(`resolves to ${blocked.address}, which is not a public address`);
+  // Never name the address: what a name resolves to inside this network is not the caller's to learn.
+  if (!allowPrivate && addresses.some((a) => !isPublicAddress(a.address))) {
+    throw new UnsafeUrlError(
+      isIP(host) ? 'is not a public address' : `an address of host ${host} is not a public address`,
+    );
   }
   return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
 }

@@ -1,11 +1,10 @@
 import { Type } from 'typebox';
-import { RoleSchema, Timestamp } from '../http/schemas.js';
+import { Name, RoleSchema, Timestamp } from '../http/schemas.js';
 import { SLUG_PATTERN } from './slug.js';
 
 export const CUSTOM_SCOPE_PATTERN = '^[a-z][a-z0-9_-]*(:[a-z0-9_*-]+)+$';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, maxLength: 48 });
-const Name = Type.String({ minLength: 1, maxLength: 100 });
 const LeakPolicy = Type.Union([Type.Literal('revoke'), Type.Literal('notify')]);
 
 export const CreateWorkspaceBody = Type.Object(

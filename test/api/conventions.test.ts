@@ -972,3 +972,171 @@ describe.each(dialects())('%s: the server process', (dialect) => {
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
+
+/** A Content-Security-Policy header as a map of directive → sources. */
+function policyOf(res: LightMyRequestResponse): Record<string, string[]> {
+  const header = res.headers['content-security-policy'];
+  expect(typeof header, `no Content-Security-Policy on ${res.statusCode} ${res.body.slice(0, 80)}`).toBe(
+    'string',
+  );
+  return Object.fromEntries(
+    String(header)
+      .split(';')
+      .map((part) => part.trim().split(/\s+/))
+      .filter(([name]) => name)
+      .map(([name = '', ...sources]) => [name, sources]),
+  );
+}
+
+/** What every response carries, whatever answered it. */
+function expectSecurityHeaders(res: LightMyRequestResponse, label: string): void {
+  expect(res.headers['x-content-type-options'], label).toBe('nosniff');
+  expect(res.headers['referrer-policy'], label).toBe('no-referrer');
+  expect(res.headers['x-frame-options'], label).toBe('DENY');
+  expect(policyOf(res)['frame-ancestors'], label).toEqual(["'none'"]);
+}
+
+describe.each(dialects())('%s: security headers', (dialect) => {
+  let t: TestApp;
+  let behindProxy: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+    behindProxy = await createTestApp(dialect, { TOOKEN_TRUST_PROXY: 'true' });
+  });
+  afterAll(async () => {
+    await behindProxy.close();
+    await t.close();
+  });
+
+  it('sends nosniff, no-referrer, DENY framing and a policy that loads nothing on every kind of API answer', async () => {
+    const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
+    const cases: [string, InjectOptions, number][] = [
+      ['health', { method: 'GET', url: '/healthz' }, 200],
+      ['OpenAPI document', { method: 'GET', url: '/openapi.json' }, 200],
+      ['a list', { method: 'GET', url: '/v1/tokens', headers: bearer(key.key) }, 200],
+      [
+        'a creation',
+        { method: 'POST', url: '/v1/workspaces', headers: session.headers, payload: { name: 'Headers' } },
+        201,
+      ],
+      [
+        'a 204',
+        { method: 'DELETE', url: `/v1/workspaces/${ws.slug}/api-keys/${key.id}`, headers: session.headers },
+        204,
+      ],
+      ['no credential', { method: 'GET', url: '/v1/me' }, 401],
+      ['unknown route', { method: 'GET', url: '/nowhere' }, 404],
+      ['schema error', { method: 'POST', url: '/v1/auth/login', payload: {} }, 400],
+      ['malformed escape, answered before routing', { method: 'GET', url: '/v1/%ff' }, 400],
+      ['NUL in the URL', { method: 'GET', url: '/v1/tokens/%00' }, 400],
+      [
+        'a body over 1 MiB',
+        {
+          method: 'POST',
+          url: '/v1/auth/login',
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify({ email: 'x'.repeat(1024 * 1024) }),
+        },
+        413,
+      ],
+      ['leak report', { method: 'POST', url: '/v1/tokens/leaked', payload: { token: 'x' } }, 202],
+    ];
+    for (const [label, options, status] of cases) {
+      const res = await t.app.inject(options);
+      expect(res.statusCode, `${label}: ${res.body.slice(0, 120)}`).toBe(status);
+      expectSecurityHeaders(res, label);
+      expect(policyOf(res)['default-src'], label).toEqual(["'none'"]);
+      expect(res.headers['strict-transport-security'], label).toBeUndefined();
+    }
+  });
+
+  it('sends Strict-Transport-Security only over https, as told by a trusted proxy', async () => {
+    const viaHttps = { 'x-forwarded-proto': 'https' };
+    const trusted = await behindProxy.app.inject({ method: 'GET', url: '/healthz', headers: viaHttps });
+    expect(trusted.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    const trustedError = await behindProxy.app.inject({ method: 'GET', url: '/v1/me', headers: viaHttps });
+    expect(trustedError.statusCode).toBe(401);
+    expect(trustedError.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    const plain = await behindProxy.app.inject({ method: 'GET', url: '/healthz' });
+    expect(plain.headers['strict-transport-security']).toBeUndefined();
+    // Without a trusted proxy, a client's own X-Forwarded-Proto says nothing.
+    const untrusted = await t.app.inject({ method: 'GET', url: '/healthz', headers: viaHttps });
+    expect(untrusted.headers['strict-transport-security']).toBeUndefined();
+  });
+
+  it('keeps /docs working: its page, every asset it loads and the document it fetches are allowed and served', async () => {
+    const page = await t.app.inject({ method: 'GET', url: '/docs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expectSecurityHeaders(page, '/docs');
+    const policy = policyOf(page);
+    expect(policy['script-src']).toEqual(["'self'"]);
+    expect(policy['style-src']?.[0]).toBe("'self'");
+    expect(policy['style-src']).not.toContain("'unsafe-inline'");
+    expect(policy['img-src']).toEqual(expect.arrayContaining(["'self'", 'data:']));
+    expect(policy['connect-src'] ?? policy['default-src']).toContain("'self'");
+    expect(policy['object-src']).toEqual(["'none'"]);
+    // Nothing inline, which the policy would block: every script and stylesheet is a file.
+    const scripts = [...page.body.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1] ?? '');
+    expect(scripts.length).toBeGreaterThan(0);
+    expect(scripts.every((attributes) => /\bsrc="/.test(attributes))).toBe(true);
+    expect(page.body).not.toMatch(/<style\b|\sstyle="|\son[a-z]+="/i);
+    const assets = [
+      ...[...page.body.matchAll(/<script\b[^>]*\bsrc="([^"]+)"/g)].map((m) => ({
+        url: m[1] ?? '',
+        type: /javascript/,
+      })),
+      ...[...page.body.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*href="([^"]+)"/g)].map((m) => ({
+        url: m[1] ?? '',
+        type: /^text\/css/,
+      })),
+      ...[...page.body.matchAll(/<link\b[^>]*rel="icon"[^>]*href="([^"]+)"/g)].map((m) => ({
+        url: m[1] ?? '',
+        type: /^image\//,
+      })),
+    ];
+    expect(assets.length).toBeGreaterThanOrEqual(5);
+    for (const asset of assets) {
+      const url = new URL(asset.url, 'http://localhost/docs');
+      expect(url.origin, asset.url).toBe('http://localhost'); // 'self'
+      const res = await t.app.inject({ method: 'GET', url: url.pathname });
+      expect(res.statusCode, url.pathname).toBe(200);
+      expect(res.headers['content-type'], url.pathname).toMatch(asset.type);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+    // The style elements the scripts write themselves are allowed by their hashes, and only those.
+    const written: string[] = [];
+    for (const script of ['swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js']) {
+      const code = (await t.app.inject({ method: 'GET', url: `/docs/static/${script}` })).body;
+      for (const m of code.matchAll(/createElement\("style",null,"((?:[^"\\]|\\.)*)"\)/g))
+        written.push(m[1] ?? '');
+    }
+    expect(written.length).toBeGreaterThan(0);
+    expect(policy['style-src']?.slice(1).sort()).toEqual(
+      written.map((css) => `'sha256-${createHash('sha256').update(css, 'utf8').digest('base64')}'`).sort(),
+    );
+    const initializer = await t.app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    expect(initializer.body).toContain("resolveUrl('./json')");
+    const document = await t.app.inject({ method: 'GET', url: '/docs/json' });
+    expect(document.statusCode).toBe(200);
+    expect(json(document).openapi).toMatch(/^3\.1/);
+  });
+
+  it('keeps the invitation page working: its own style is allowed by hash, nothing else loads and nothing may frame it', async () => {
+    const res = await t.app.inject({ method: 'GET', url: `/invitations/accept?token=${'a'.repeat(43)}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expectSecurityHeaders(res, 'invitation page');
+    const policy = policyOf(res);
+    expect(policy['default-src']).toEqual(["'none'"]);
+    expect(res.body).not.toMatch(/<script\b|\sstyle="|\son[a-z]+="/i);
+    const styles = [...res.body.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1] ?? '');
+    expect(styles).toHaveLength(1);
+    const hashes = styles.map(
+      (css) => `'sha256-${createHash('sha256').update(css, 'utf8').digest('base64')}'`,
+    );
+    expect(policy['style-src']).toEqual(hashes);
+    expect(res.body).toContain('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+  });
+});

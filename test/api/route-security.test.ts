@@ -139,6 +139,8 @@ const OUTSIDE: Readonly<Record<string, 'anyone' | 'session'>> = {
   'GET /v1/workspaces': 'session',
   'POST /v1/workspaces': 'session',
   'POST /v1/invitations/accept': 'session',
+  // Whoever finds a leaked secret reports it: no credential of any kind is needed.
+  'POST /v1/tokens/leaked': 'anyone',
 };
 
 /** The collections whose objects a path names, by the segment before the id. */
@@ -462,7 +464,7 @@ describe.each(dialects())('%s: route security', (dialect) => {
         ...(UNSAFE.has(method) ? { payload: {} } : {}),
       });
 
-    it('answers 401 without a credential to the session routes, and lets anyone reach sign-up and login', async () => {
+    it('answers 401 without a credential to the session routes, and lets anyone reach sign-up, login and leak reports', async () => {
       const wrong: string[] = [];
       for (const { method, path, who } of outside) {
         const res = await call(method, path, {});

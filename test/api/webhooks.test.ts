@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unseal } from '../../src/auth/sealing.js';
 import { loadServerKey } from '../../src/auth/server-key.js';
+import { createJobRunner } from '../../src/background.js';
 import type { Resolve } from '../../src/webhooks/url-guard.js';
 import {
   addMember,
@@ -620,6 +621,50 @@ describe.each(dialects())('%s: webhook URL rules without TOOKEN_WEBHOOK_ALLOW_PR
       expect(json(res).error).toBe('unprocessable_entity');
       expect(json(res).details?.[0]?.field).toBe('url');
     }
+  });
+
+  it('never says what a name resolved to, neither in the 422 nor in a refused delivery attempt', async () => {
+    const { key, post } = await setup();
+    const leaky: [string, string[]][] = [
+      ['https://loopback.example.com/hook', ['127.0.0.1']],
+      ['https://metadata.example.com/latest/meta-data', ['169.254.169.254']],
+      ['https://mixed.example.com/hook', ['93.184.216.34', '10.0.0.5']],
+      ['https://cgnat.example.com/hook', ['100.64.0.1']],
+      ['https://ula.example.com/hook', ['fd00::1']],
+      ['https://mapped.example.com/hook', ['::ffff:127.0.0.1', '127.0.0.1']],
+    ];
+    for (const [url, addresses] of leaky) {
+      const res = expectError(await post(url), 422, 'unprocessable_entity', 'url');
+      for (const address of addresses) expect(JSON.stringify(res), url).not.toContain(address);
+    }
+    // A name that later resolves elsewhere (DNS rebinding): the refused attempt keeps the reason only.
+    dns.names.set('rebind.example.com', ['93.184.216.34']);
+    const hook = json(await post('https://rebind.example.com/hook'));
+    dns.names.set('rebind.example.com', ['10.20.30.40']);
+    const ping = await t.app.inject({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/test`,
+      headers: bearer(key.key),
+    });
+    expect(ping.statusCode).toBe(202);
+    const runner = createJobRunner(t.services, {
+      error: () => {},
+      warn: () => {},
+      debug: () => {},
+      info: () => {},
+    });
+    while ((await runner.runDue()) > 0) {}
+    const deliveries = json(
+      await t.app.inject({
+        method: 'GET',
+        url: `/v1/webhooks/${hook.id}/deliveries`,
+        headers: bearer(key.key),
+      }),
+    );
+    const attempt = deliveries.data[0]?.attempts[0];
+    expect(attempt?.status_code).toBeNull();
+    expect(attempt?.error).toMatch(/public/);
+    expect(JSON.stringify(deliveries)).not.toContain('10.20.30.40');
   });
 
   it('refuses a host that does not resolve (422) and URLs with credentials', async () => {

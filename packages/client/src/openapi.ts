@@ -365,6 +365,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tokens/leaked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report leaked secrets */
+        post: operations["tokens.reportLeaked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens/verify": {
         parameters: {
             query?: never;
@@ -1046,6 +1063,18 @@ export interface components {
         InvitationList: {
             data: components["schemas"]["Invitation"][];
             meta: components["schemas"]["PageMeta"];
+        };
+        LeakFinding: {
+            source?: string;
+            /** @description The string found: a tkn_… or tok_live_… secret */
+            token: string;
+            type?: string;
+            url?: string;
+        };
+        LeakReport: components["schemas"]["LeakFinding"] | components["schemas"]["LeakFinding"][];
+        LeakReportReceived: {
+            /** @enum {boolean} */
+            received: true;
         };
         LoginRequest: {
             email: string;
@@ -2923,6 +2952,63 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (`conflict`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "tokens.reportLeaked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "tkn_…",
+                 *       "url": "https://github.com/acme/app/blob/main/.env"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LeakReport"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeakReportReceived"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
