@@ -16,7 +16,9 @@ import { createMailer, type Mailer } from './email/mailer.js';
 import { createEventOutbox, type EventOutbox } from './events/outbox.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store.js';
 import { createInvitationService, type InvitationService } from './invitations/service.js';
+import { jobQueueStats } from './jobs/queue-stats.js';
 import { createMemberService, type MemberService } from './members/service.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createDbRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/local-limiter.js';
 import { createTokenCache, type TokenCache } from './tokens/cache.js';
@@ -63,6 +65,8 @@ export interface Services {
   idempotency: IdempotencyStore;
   /** Set once migrations have run; `/readyz` reports it. */
   ready: { migrated: boolean };
+  /** This node's metrics, on a registry of its own (`/metrics`). */
+  metrics: Metrics;
 }
 
 export function createServices({
@@ -82,11 +86,17 @@ export function createServices({
   onError?: (error: unknown) => void;
 }): Services {
   const db = database.db;
-  const notifier = createNotifier(database, onError);
   const ttlMs = database.adapter.cacheTtlMs;
   const tokenCache = createTokenCache({ max: 100_000, ttlMs });
   const credentialCache = createInvalidatingCache<ApiKeyPrincipal>({ max: 10_000, ttlMs });
   const workspaceCache = createInvalidatingCache<Workspace>({ max: 10_000, ttlMs });
+  const metrics = createMetrics({
+    clock,
+    caches: { token: tokenCache, credential: credentialCache, workspace: workspaceCache },
+    database,
+    jobQueue: () => jobQueueStats(db, clock()),
+  });
+  const notifier = createNotifier(database, onError, metrics.noticeDelay);
   notifier.subscribe((notice) => {
     switch (notice.type) {
       case 'reset':
@@ -135,7 +145,7 @@ export function createServices({
     notifier,
     tokenCache,
     credentialCache,
-    verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
+    verifier: createVerifier({ db, clock, cache: tokenCache, usage, onResult: metrics.verifyResult }),
     tokens: createTokenService({ db, clock, audit, outbox, notifier }),
     members: createMemberService({ db, audit, notifier }),
     invitations: createInvitationService({ db, clock, audit, serverKey, publicUrl: config.publicUrl }),
@@ -151,5 +161,6 @@ export function createServices({
     resolveHost: resolve ?? systemResolve,
     idempotency: createIdempotencyStore({ db, clock }),
     ready: { migrated: false },
+    metrics,
   };
 }

@@ -1,0 +1,117 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { NoticeDelayRecorder } from '../cluster/notifier.js';
+import type { VerifyCode, VerifyResultRecorder } from '../tokens/verify.js';
+import type { DeliveryOutcome } from '../webhooks/deliver.js';
+import { registerStateCollectors, type StateSources } from './state.js';
+
+/** The metrics of one app (docs/operations.md#metrics): its own registry, and what the code counts with. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** One answered request, labelled with its route pattern (never the path: secrets can sit in paths). */
+  observeRequest(request: FastifyRequest, reply: FastifyReply): void;
+  readonly verifyResult: VerifyResultRecorder;
+  readonly deliveryOutcome: (outcome: DeliveryOutcome) => void;
+  readonly noticeDelay: NoticeDelayRecorder;
+  /** Every metric now, in the Prometheus text format. */
+  scrape(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface MetricsOptions extends StateSources {
+  /** prom-client's process and Node.js metrics (CPU, memory, event loop, GC); on by default. */
+  processMetrics?: boolean;
+}
+
+/** Requests to a path no route matches; the path itself is never a label. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+// Verify answers in well under a millisecond from the cache; slow requests reach seconds.
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// The promise is 1 s with a 100 ms target: buckets around both.
+const NOTICE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const OUTCOMES: readonly DeliveryOutcome[] = ['succeeded', 'failed', 'retried'];
+
+/**
+ * Creates an app's metrics on a registry of its own (never prom-client's global one), so several
+ * apps in one process (tests) count apart. State that exists anyway (cache counters, the database
+ * pool, the job queue) is read when scraped; what only happens on a request is counted here.
+ */
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({
+    name: 'tooken_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code.',
+    labelNames,
+    registers,
+  });
+  const durations = new Histogram({
+    name: 'tooken_http_request_duration_seconds',
+    help: 'Time from receiving a request to sending its response, by method, route pattern and status code.',
+    labelNames,
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+
+  // The hot path only bumps a number; the counter reads them when scraped.
+  const verifyCounts: Record<VerifyCode, number> = {
+    VALID: 0,
+    NOT_FOUND: 0,
+    EXPIRED: 0,
+    REVOKED: 0,
+    INSUFFICIENT_SCOPE: 0,
+    RATE_LIMITED: 0,
+  };
+  const verifyCodes = Object.keys(verifyCounts) as VerifyCode[];
+  new Counter({
+    name: 'tooken_verify_results_total',
+    help: 'Token verifications answered, by result code.',
+    labelNames: ['code'],
+    registers,
+    collect() {
+      this.reset();
+      for (const code of verifyCodes) this.inc({ code }, verifyCounts[code]);
+    },
+  });
+
+  const deliveries = new Counter({
+    name: 'tooken_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome: succeeded, failed (no retry left) or retried (another attempt is scheduled).',
+    labelNames: ['outcome'],
+    registers,
+  });
+  for (const outcome of OUTCOMES) deliveries.inc({ outcome }, 0);
+
+  const noticeDelays = new Histogram({
+    name: 'tooken_cluster_notice_delay_seconds',
+    help: "Time from another node's change (inside its transaction) to its cache notice being applied on this node (PostgreSQL).",
+    buckets: NOTICE_BUCKETS,
+    registers,
+  });
+
+  registerStateCollectors(registry, options);
+
+  return {
+    registry,
+    observeRequest(request, reply) {
+      const labels = {
+        method: request.method,
+        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+        status: reply.statusCode,
+      };
+      requests.inc(labels);
+      durations.observe(labels, reply.elapsedTime / 1000);
+    },
+    verifyResult: (code) => {
+      verifyCounts[code] += 1;
+    },
+    deliveryOutcome: (outcome) => deliveries.inc({ outcome }),
+    noticeDelay: (seconds) => noticeDelays.observe(seconds),
+    scrape: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
