@@ -1,15 +1,18 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { NoticeDelayRecorder } from '../cluster/notifier.js';
 import type { VerifyCode, VerifyResultRecorder } from '../tokens/verify.js';
 import type { DeliveryOutcome } from '../webhooks/deliver.js';
+import { createRequestMetrics, type RequestMetrics } from './http.js';
 import { registerStateCollectors, type StateSources } from './state.js';
 
-/** The metrics of one app (docs/operations.md#metrics): its own registry, and what the code counts with. */
+/**
+ * The metrics of one app (docs/operations.md#metrics): its own registry, and what the code counts
+ * with. Request counts and latencies are kept beside the registry (see http.ts) and added to its text.
+ */
 export interface Metrics {
   readonly registry: Registry;
   /** One answered request, labelled with its route pattern (never the path: secrets can sit in paths). */
-  observeRequest(request: FastifyRequest, reply: FastifyReply): void;
+  observeRequest: RequestMetrics['observe'];
   readonly verifyResult: VerifyResultRecorder;
   readonly deliveryOutcome: (outcome: DeliveryOutcome) => void;
   readonly noticeDelay: NoticeDelayRecorder;
@@ -23,11 +26,6 @@ export interface MetricsOptions extends StateSources {
   processMetrics?: boolean;
 }
 
-/** Requests to a path no route matches; the path itself is never a label. */
-export const UNMATCHED_ROUTE = 'unmatched';
-
-// Verify answers in well under a millisecond from the cache; slow requests reach seconds.
-const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // The promise is 1 s with a 100 ms target: buckets around both.
 const NOTICE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const OUTCOMES: readonly DeliveryOutcome[] = ['succeeded', 'failed', 'retried'];
@@ -42,20 +40,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registers = [registry];
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({
-    name: 'tooken_http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code.',
-    labelNames,
-    registers,
-  });
-  const durations = new Histogram({
-    name: 'tooken_http_request_duration_seconds',
-    help: 'Time from receiving a request to sending its response, by method, route pattern and status code.',
-    labelNames,
-    buckets: REQUEST_BUCKETS,
-    registers,
-  });
+  const requests = createRequestMetrics();
 
   // The hot path only bumps a number; the counter reads them when scraped.
   const verifyCounts: Record<VerifyCode, number> = {
@@ -66,7 +51,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
     INSUFFICIENT_SCOPE: 0,
     RATE_LIMITED: 0,
   };
-  const verifyCodes = Object.keys(verifyCounts) as VerifyCode[];
   new Counter({
     name: 'tooken_verify_results_total',
     help: 'Token verifications answered, by result code.',
@@ -74,7 +58,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
     collect() {
       this.reset();
-      for (const code of verifyCodes) this.inc({ code }, verifyCounts[code]);
+      for (const [code, count] of Object.entries(verifyCounts)) this.inc({ code }, count);
     },
   });
 
@@ -97,21 +81,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   return {
     registry,
-    observeRequest(request, reply) {
-      const labels = {
-        method: request.method,
-        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-        status: reply.statusCode,
-      };
-      requests.inc(labels);
-      durations.observe(labels, reply.elapsedTime / 1000);
-    },
+    observeRequest: requests.observe,
     verifyResult: (code) => {
       verifyCounts[code] += 1;
     },
     deliveryOutcome: (outcome) => deliveries.inc({ outcome }),
     noticeDelay: (seconds) => noticeDelays.observe(seconds),
-    scrape: () => registry.metrics(),
+    // The registry's text ends with a newline; a blank line separates the request metrics from it.
+    scrape: async () => {
+      const text = await registry.metrics();
+      const http = requests.expose();
+      return http === '' ? text : `${text}\n${http}`;
+    },
     contentType: registry.contentType,
   };
 }

@@ -28,7 +28,7 @@ const JOB_STATES = ['due', 'scheduled', 'running', 'dead'] as const;
 
 export function registerStateCollectors(registry: Registry, sources: StateSources): void {
   const registers = [registry];
-  const cacheNames = Object.keys(sources.caches) as CacheName[];
+  const caches = Object.entries(sources.caches);
 
   new Counter({
     name: 'tooken_cache_requests_total',
@@ -37,8 +37,8 @@ export function registerStateCollectors(registry: Registry, sources: StateSource
     registers,
     collect() {
       this.reset();
-      for (const cache of cacheNames) {
-        const { hits, misses } = sources.caches[cache].stats();
+      for (const [cache, source] of caches) {
+        const { hits, misses } = source.stats();
         this.inc({ cache, result: 'hit' }, hits);
         this.inc({ cache, result: 'miss' }, misses);
       }
@@ -50,7 +50,7 @@ export function registerStateCollectors(registry: Registry, sources: StateSource
     labelNames: ['cache'],
     registers,
     collect() {
-      for (const cache of cacheNames) this.set({ cache }, sources.caches[cache].stats().size);
+      for (const [cache, source] of caches) this.set({ cache }, source.stats().size);
     },
   });
 
