@@ -1,3 +1,6 @@
+import { expect } from 'vitest';
+import type { TestApp } from './helpers.js';
+
 /** One sample line of the Prometheus text format: `name{label="value",…} value`. */
 export interface Sample {
   name: string;
@@ -56,4 +59,11 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
 /** Whether any sample is named `name` (with these labels). */
 export function hasSample(samples: Sample[], name: string, labels: Record<string, string> = {}): boolean {
   return samples.some((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
+/** Scrapes `/metrics` as a local Prometheus would (over loopback), and parses what it got. */
+export async function scrapeMetrics(t: TestApp): Promise<{ text: string; samples: Sample[] }> {
+  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
+  expect(res.statusCode, res.body).toBe(200);
+  return { text: res.body, samples: parsePrometheusText(res.body) };
 }
