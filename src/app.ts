@@ -1,6 +1,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { accountRoutes } from './accounts/routes.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { auditRoutes } from './audit/routes.js';
@@ -21,6 +27,7 @@ import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
 import { leakRoutes } from './leaks/routes.js';
 import { memberRoutes } from './members/routes.js';
+import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
 import { tokenRoutes } from './tokens/routes.js';
@@ -33,6 +40,10 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const answered = (request: FastifyRequest, reply: FastifyReply) => {
+    logRequest(request, reply);
+    services.metrics.observeRequest(request, reply);
+  };
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -47,7 +58,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     frameworkErrors: (error, request, reply) => {
       addFallbackSecurityHeaders(request, reply);
       sendError(request, reply, toAppError(error));
-      logRequest(request, reply);
+      answered(request, reply);
     },
     routerOptions: { maxParamLength: 200 },
   });
@@ -62,7 +73,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     reply.header('x-request-id', request.id);
     return payload;
   });
-  app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
+  app.addHook('onResponse', async (request, reply) => answered(request, reply));
   // Text the databases would refuse (U+0000) or alter (lone surrogates) is refused up front (400)
   // rather than failing in a query (500) or being stored other than it was hashed and shown
   // (docs/api.md#text). The URL is checked before authentication reads a slug from it.
@@ -91,6 +102,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   });
   registerIdempotency(app, services.idempotency);
   await app.register(healthRoutes, { ready: services.ready, ping: () => ping(services.db) });
+  await app.register(metricsRoutes, { metrics: services.metrics, token: services.config.metricsToken });
   const { accounts, sessions, workspaces, apiKeys, tokens, verifier, members, invitations, webhooks } =
     services;
   await app.register(accountRoutes, { prefix: '/v1', access, accounts, sessions });

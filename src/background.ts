@@ -29,6 +29,7 @@ export function createJobRunner(
       serverKey,
       allowPrivate: config.webhookAllowPrivate,
       resolve: services.resolveHost,
+      onOutcome: services.metrics.deliveryOutcome,
     }),
   } satisfies Record<JobKind, JobDefinition>;
   return new JobRunner({ db, adapter: services.database.adapter, clock, logger, jobs, ...options });

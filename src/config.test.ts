@@ -26,6 +26,7 @@ describe('configuration', () => {
       webhookAllowPrivate: false,
       logLevel: 'info',
       trustProxy: false,
+      metricsToken: null,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -76,5 +77,16 @@ describe('configuration', () => {
     expect(lines).toHaveLength(2);
     expect(lines.join('\n')).not.toContain('not-really-32-bytes');
     expect(lines.join('\n')).not.toContain('hunter2');
+  });
+
+  it('takes a metrics token of bearer characters, and refuses a short one without echoing it', () => {
+    const token = 'k7Fq-2x.Wm_9~Zp+a/b=';
+    expect(loadConfig({ TOOKEN_METRICS_TOKEN: token }, '/srv').metricsToken).toBe(token);
+    for (const bad of ['short-secret', 'has spaces in the middle of it', 'quote"inside-a-long-token']) {
+      const lines = problems({ TOOKEN_METRICS_TOKEN: bad });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^TOOKEN_METRICS_TOKEN /);
+      expect(lines[0]).not.toContain(bad);
+    }
   });
 });

@@ -21,6 +21,8 @@ export interface Config {
   readonly webhookAllowPrivate: boolean;
   readonly logLevel: LogLevel;
   readonly trustProxy: boolean;
+  /** Bearer a scraper outside the loopback interface must present for `/metrics`; null: loopback only. */
+  readonly metricsToken: string | null;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +116,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const emailFrom = read('TOOKEN_EMAIL_FROM') ?? 'Tooken <tooken@localhost>';
 
+  // The characters a bearer token may hold (RFC 6750), and long enough not to be guessed.
+  const metricsToken = read('TOOKEN_METRICS_TOKEN') ?? null;
+  if (metricsToken !== null && !/^[A-Za-z0-9._~+/=-]{16,512}$/.test(metricsToken)) {
+    problems.push(
+      'TOOKEN_METRICS_TOKEN must be 16 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (the value is not shown)',
+    );
+  }
+
   const config: Config = {
     port,
     host,
@@ -129,6 +139,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhookAllowPrivate: boolean('TOOKEN_WEBHOOK_ALLOW_PRIVATE', false),
     logLevel: oneOf('TOOKEN_LOG_LEVEL', LOG_LEVELS, 'info'),
     trustProxy: boolean('TOOKEN_TRUST_PROXY', false),
+    metricsToken,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -16,8 +16,10 @@ import { createMailer, type Mailer } from './email/mailer.js';
 import { createEventOutbox, type EventOutbox } from './events/outbox.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store.js';
 import { createInvitationService, type InvitationService } from './invitations/service.js';
+import { jobQueueStats } from './jobs/queue-stats.js';
 import { createLeakService, type LeakService } from './leaks/service.js';
 import { createMemberService, type MemberService } from './members/service.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createDbRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/local-limiter.js';
 import { createTokenCache, type TokenCache } from './tokens/cache.js';
@@ -65,6 +67,8 @@ export interface Services {
   idempotency: IdempotencyStore;
   /** Set once migrations have run; `/readyz` reports it. */
   ready: { migrated: boolean };
+  /** This node's metrics, on a registry of its own (`/metrics`). */
+  metrics: Metrics;
 }
 
 /**
@@ -101,12 +105,18 @@ export function createServices({
   onError?: (error: unknown) => void;
 }): Services {
   const db = database.db;
-  const notifier = createNotifier(database, onError);
   const ttlMs = database.adapter.cacheTtlMs;
   const tokenCache = createTokenCache({ ...cacheSizes.tokens, ttlMs });
   const credentialCache = createInvalidatingCache<ApiKeyPrincipal>({ ...cacheSizes.credentials, ttlMs });
   // Looked up by ids of live credentials only: a miss here is a workspace deleted a moment ago.
   const workspaceCache = createInvalidatingCache<Workspace>({ hits: 10_000, misses: 100, ttlMs });
+  const metrics = createMetrics({
+    clock,
+    caches: { token: tokenCache, credential: credentialCache, workspace: workspaceCache },
+    database,
+    jobQueue: () => jobQueueStats(db, clock()),
+  });
+  const notifier = createNotifier(database, onError, metrics.noticeDelay);
   notifier.subscribe((notice) => {
     switch (notice.type) {
       case 'reset':
@@ -167,7 +177,7 @@ export function createServices({
     notifier,
     tokenCache,
     credentialCache,
-    verifier: createVerifier({ db, clock, cache: tokenCache, usage }),
+    verifier: createVerifier({ db, clock, cache: tokenCache, usage, onResult: metrics.verifyResult }),
     tokens,
     members: createMemberService({ db, audit, notifier, invitations }),
     invitations,
@@ -189,5 +199,6 @@ export function createServices({
     resolveHost: resolve ?? systemResolve,
     idempotency: createIdempotencyStore({ db, clock }),
     ready: { migrated: false },
+    metrics,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptJsonError } from '../db/json.js';
-import { decodeNotice, type Notice } from './notifier.js';
+import { decodeNotice, decodeNoticeMessage, type Notice } from './notifier.js';
 
 describe('decoding a cluster notice', () => {
   it('decodes every kind of notice', () => {
@@ -24,5 +24,19 @@ describe('decoding a cluster notice', () => {
     ]) {
       expect(() => decodeNotice(text)).toThrow(CorruptJsonError);
     }
+  });
+
+  it('reads the sending node and send time, and takes notices without them (older nodes)', () => {
+    const stamped = '{"type":"token.changed","digests":["a"],"from":"node_x","sent_at":1768467600000}';
+    expect(decodeNoticeMessage(stamped)).toEqual({
+      notice: { type: 'token.changed', digests: ['a'] },
+      from: 'node_x',
+      sentAt: 1768467600000,
+    });
+    expect(decodeNoticeMessage('{"type":"reset","sent_at":"soon"}')).toEqual({
+      notice: { type: 'reset' },
+      from: null,
+      sentAt: null,
+    });
   });
 });

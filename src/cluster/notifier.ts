@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
 import pg from 'pg';
+import { type Clock, systemClock } from '../clock.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { CorruptJsonError, decodeJson, isJsonObject, isStringArray } from '../db/json.js';
 import type { Db, Executor, Tx } from '../db/schema.js';
+import { newId } from '../ids.js';
 
 /** A cache-invalidation notice. Carries digests and ids only, never a secret. */
 export type Notice =
@@ -15,21 +17,39 @@ export type NoticeHandler = (notice: Notice) => void;
 
 /** A notice as another node sent it (a NOTIFY payload). */
 export function decodeNotice(text: string): Notice {
+  return decodeNoticeMessage(text).notice;
+}
+
+/** A NOTIFY payload: the notice, and which node sent it when (absent from nodes before these fields). */
+export interface NoticeMessage {
+  notice: Notice;
+  from: string | null;
+  sentAt: number | null;
+}
+
+export function decodeNoticeMessage(text: string): NoticeMessage {
   const value = decodeJson(text, 'cluster notice');
   if (isJsonObject(value)) {
-    switch (value.type) {
-      case 'reset':
-        return { type: 'reset' };
-      case 'token.changed':
-      case 'credentials.changed':
-        if (isStringArray(value.digests)) return { type: value.type, digests: value.digests };
-        break;
-      case 'workspace.changed':
-        if (isStringArray(value.ids)) return { type: value.type, ids: value.ids };
-        break;
-    }
+    const from = typeof value.from === 'string' ? value.from : null;
+    const sentAt = typeof value.sent_at === 'number' && Number.isFinite(value.sent_at) ? value.sent_at : null;
+    const notice = knownNotice(value);
+    if (notice !== null) return { notice, from, sentAt };
   }
   throw new CorruptJsonError('cluster notice', 'not a notice of a known type');
+}
+
+function knownNotice(value: Record<string, unknown>): Notice | null {
+  switch (value.type) {
+    case 'reset':
+      return { type: 'reset' };
+    case 'token.changed':
+    case 'credentials.changed':
+      return isStringArray(value.digests) ? { type: value.type, digests: value.digests } : null;
+    case 'workspace.changed':
+      return isStringArray(value.ids) ? { type: value.type, ids: value.ids } : null;
+    default:
+      return null;
+  }
 }
 
 const CHANNEL = 'tooken_invalidate';
@@ -50,6 +70,9 @@ export interface Notifier {
   stop(): Promise<void>;
 }
 
+/** How long another node's notice took from its transaction to being applied here, in seconds. */
+export type NoticeDelayRecorder = (seconds: number) => void;
+
 /**
  * The notifier a database calls for: in-process alone where no other node can share it, else one
  * that listens on the database for the other nodes' notices.
@@ -57,9 +80,10 @@ export interface Notifier {
 export function createNotifier(
   database: Pick<DatabaseHandle, 'adapter'>,
   onError: (error: unknown) => void,
+  onDelay: NoticeDelayRecorder = () => {},
 ): Notifier {
   const { listenUrl } = database.adapter;
-  return listenUrl === null ? createLocalNotifier() : new PostgresNotifier(listenUrl, onError);
+  return listenUrl === null ? createLocalNotifier() : new PostgresNotifier(listenUrl, onError, onDelay);
 }
 
 export function createLocalNotifier(): Notifier {
@@ -82,16 +106,23 @@ export class PostgresNotifier implements Notifier {
   private client: pg.Client | null = null;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
+  /** Tells this node's own notices (heard back through LISTEN) from other nodes'. */
+  private readonly nodeId = newId('node');
 
   constructor(
     private readonly connectionString: string,
     private readonly onError: (error: unknown) => void,
+    private readonly onDelay: NoticeDelayRecorder = () => {},
+    // Wall time on purpose, not the service clock: the delay is measured across processes.
+    private readonly now: Clock = systemClock,
   ) {}
 
   async publish(tx: Executor, notice: Notice): Promise<void> {
+    // Stamped inside the transaction, before commit: the delay measured on arrival is an upper bound.
+    const envelope = { from: this.nodeId, sent_at: this.now() };
     // NOTIFY payloads are capped at 8000 bytes: a larger change tells the other nodes to drop all.
-    let payload = JSON.stringify(notice);
-    if (payload.length > MAX_PAYLOAD) payload = JSON.stringify({ type: 'reset' } satisfies Notice);
+    let payload = JSON.stringify({ ...notice, ...envelope });
+    if (payload.length > MAX_PAYLOAD) payload = JSON.stringify({ type: 'reset', ...envelope });
     await sql`select pg_notify(${CHANNEL}, ${payload})`.execute(tx);
   }
 
@@ -121,7 +152,10 @@ export class PostgresNotifier implements Notifier {
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       try {
-        this.applyLocally(decodeNotice(message.payload));
+        const { notice, from, sentAt } = decodeNoticeMessage(message.payload);
+        this.applyLocally(notice);
+        // Own notices were applied before the change was answered: only other nodes' lag counts.
+        if (from !== this.nodeId && sentAt !== null) this.onDelay(Math.max(0, this.now() - sentAt) / 1000);
       } catch (error) {
         this.onError(error);
       }

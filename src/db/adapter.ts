@@ -33,9 +33,21 @@ export interface DatabaseAdapter extends DialectAdapter {
   readonly listenUrl: string | null;
 }
 
+/** A connection pool's state now (for /metrics). */
+export interface PoolStats {
+  /** Open connections, idle or busy. */
+  readonly total: number;
+  readonly idle: number;
+  /** Callers waiting for a connection: the pool is exhausted while this is above 0. */
+  readonly waiting: number;
+  readonly max: number;
+}
+
 export interface OpenedDatabase {
   readonly db: Db;
   readonly adapter: DatabaseAdapter;
+  /** Null where there is no pool (SQLite has one connection). */
+  readonly poolStats: (() => PoolStats) | null;
 }
 
 export interface ConnectOptions {

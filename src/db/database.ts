@@ -1,16 +1,27 @@
-import { Migrator, sql } from 'kysely';
-import type { DatabaseAdapter } from './adapter.js';
+import { type LogEvent, Migrator, sql } from 'kysely';
+import type { DatabaseAdapter, PoolStats } from './adapter.js';
 import { openPostgres, postgresDialect } from './adapters/postgres.js';
 import { openSqlite, sqliteDialect } from './adapters/sqlite.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Db } from './schema.js';
 
-export type { DatabaseAdapter, DialectName } from './adapter.js';
+export type { DatabaseAdapter, DialectName, PoolStats } from './adapter.js';
+
+/** Counted since the database was opened, and the pool as it is now (for /metrics). */
+export interface DatabaseStats {
+  /** Pooled connections the server ended (PostgreSQL restarted, failover, terminated). */
+  connectionErrors: number;
+  /** Statements that failed, other than on a unique key (which services expect and answer). */
+  statementErrors: number;
+  /** Null where there is no pool (SQLite). */
+  pool: PoolStats | null;
+}
 
 export interface DatabaseHandle {
   readonly db: Db;
   /** Every SQLite/PostgreSQL difference the rest of the code needs, in one place. */
   readonly adapter: DatabaseAdapter;
+  stats(): DatabaseStats;
   close(): Promise<void>;
 }
 
@@ -28,15 +39,25 @@ export interface OpenOptions {
 /** Opens SQLite (`sqlite:<file>`, WAL) or PostgreSQL (`postgres://…`) behind one Kysely interface. */
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): DatabaseHandle {
   const { onQuery, onError = () => {} } = options;
-  const log = onQuery
-    ? (event: { level: string; query: { sql: string } }) => {
-        if (event.level === 'query') onQuery(event.query.sql);
-      }
-    : undefined;
-  const { db, adapter } = databaseUrl.startsWith('sqlite:')
+  let connectionErrors = 0;
+  let statementErrors = 0;
+  const log = (event: LogEvent) => {
+    if (event.level === 'query') onQuery?.(event.query.sql);
+    else if (!isUniqueViolation(event.error)) statementErrors += 1;
+  };
+  const onConnectionError = (error: unknown) => {
+    connectionErrors += 1;
+    onError(error);
+  };
+  const { db, adapter, poolStats } = databaseUrl.startsWith('sqlite:')
     ? openSqlite(databaseUrl.slice('sqlite:'.length), { log })
-    : openPostgres(databaseUrl, { log, onError });
-  return { db, adapter, close: () => db.destroy() };
+    : openPostgres(databaseUrl, { log, onError: onConnectionError });
+  return {
+    db,
+    adapter,
+    stats: () => ({ connectionErrors, statementErrors, pool: poolStats?.() ?? null }),
+    close: () => db.destroy(),
+  };
 }
 
 /**

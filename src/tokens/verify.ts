@@ -26,6 +26,9 @@ export interface VerifyResult {
   };
 }
 
+/** Counts an answered verification by its code (for /metrics): a plain increment, no allocation. */
+export type VerifyResultRecorder = (code: VerifyCode) => void;
+
 export interface Verifier {
   /** The token behind a presented secret if it is one of ours and not retired by rotation. */
   find(presented: string): Promise<CachedToken | null>;
@@ -46,12 +49,18 @@ export function createVerifier({
   clock,
   cache,
   usage,
+  onResult = () => {},
 }: {
   db: Db;
   clock: Clock;
   cache: TokenCache;
   usage: UsageBuffer;
+  onResult?: VerifyResultRecorder;
 }): Verifier {
+  const answer = (result: VerifyResult): VerifyResult => {
+    onResult(result.code);
+    return result;
+  };
   const find = async (presented: string): Promise<CachedToken | null> => {
     if (parseSecret(presented) !== 'token') return null;
     const token = await lookupToken(db, cache, digest(presented));
@@ -62,7 +71,8 @@ export function createVerifier({
     find,
     async verify({ workspaceId, presented, scopes, rateLimited }) {
       const token = await find(presented);
-      if (token === null || token.workspaceId !== workspaceId) return { valid: false, code: 'NOT_FOUND' };
+      if (token === null || token.workspaceId !== workspaceId)
+        return answer({ valid: false, code: 'NOT_FOUND' });
       const now = clock();
       const body = {
         id: token.id,
@@ -72,14 +82,14 @@ export function createVerifier({
         metadata: token.metadata,
       };
       const status = tokenStatus(token, now);
-      if (status === 'revoked') return { valid: false, code: 'REVOKED', token: body };
-      if (status === 'expired') return { valid: false, code: 'EXPIRED', token: body };
-      if (rateLimited) return { valid: false, code: 'RATE_LIMITED', token: body };
+      if (status === 'revoked') return answer({ valid: false, code: 'REVOKED', token: body });
+      if (status === 'expired') return answer({ valid: false, code: 'EXPIRED', token: body });
+      if (rateLimited) return answer({ valid: false, code: 'RATE_LIMITED', token: body });
       if (!scopes.every((scope) => token.scopes.includes(scope))) {
-        return { valid: false, code: 'INSUFFICIENT_SCOPE', token: body };
+        return answer({ valid: false, code: 'INSUFFICIENT_SCOPE', token: body });
       }
       usage.tokenUsed(token.id, now);
-      return { valid: true, code: 'VALID', token: body };
+      return answer({ valid: true, code: 'VALID', token: body });
     },
   };
 }

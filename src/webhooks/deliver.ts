@@ -13,6 +13,9 @@ import { type Resolve, resolveSafeTarget, systemResolve } from './url-guard.js';
 export const RETRY_DELAYS_MS = [30_000, 120_000, 600_000, 3_600_000, 21_600_000, 86_400_000];
 export const DISABLE_AFTER_MS = 5 * 86_400_000;
 
+/** What one attempt came to: the delivery succeeded, failed for good, or waits for a retry. */
+export type DeliveryOutcome = 'succeeded' | 'failed' | 'retried';
+
 export interface DelivererDeps {
   db: Db;
   clock: Clock;
@@ -22,6 +25,8 @@ export interface DelivererDeps {
   resolve?: Resolve;
   random?: () => number;
   send?: typeof sendOnce;
+  /** Counts each attempt's outcome once it is recorded (for /metrics). */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
 }
 
 /** The secrets that sign now: the newest first, then the previous one during its 24 h overlap. */
@@ -43,6 +48,7 @@ export function createDeliverer(deps: DelivererDeps) {
   const resolve = deps.resolve ?? systemResolve;
   const random = deps.random ?? Math.random;
   const send = deps.send ?? sendOnce;
+  const onOutcome = deps.onOutcome ?? (() => {});
 
   return async function deliver(payload: unknown): Promise<void> {
     if (!isJsonObject(payload)) return;
@@ -147,5 +153,6 @@ export function createDeliverer(deps: DelivererDeps) {
         await tx.updateTable('webhooks').set({ failing_since: now }).where('id', '=', hook.id).execute();
       }
     });
+    onOutcome(ok ? 'succeeded' : finished ? 'failed' : 'retried');
   };
 }

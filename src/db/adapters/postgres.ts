@@ -21,7 +21,8 @@ export function openPostgres(connectionString: string, options: ConnectOptions):
   // Epoch-millisecond columns are bigint: read them as numbers (safe up to year 287396).
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, Number);
-  const pool = new pg.Pool({ connectionString, max: 10, types });
+  const max = 10;
+  const pool = new pg.Pool({ connectionString, max, types });
   // PostgreSQL may end a connection at any time (restart, failover, pg_terminate_backend). pg then
   // emits 'error' on the client, and pg-pool re-emits it on the pool when the client was idle; an
   // 'error' event nobody listens to ends the process. The client's own listener reports it (checked
@@ -33,5 +34,9 @@ export function openPostgres(connectionString: string, options: ConnectOptions):
     dialect: new PostgresDialect({ pool }),
     ...(options.log ? { log: options.log } : {}),
   });
-  return { db, adapter: { ...postgresDialect, listenUrl: connectionString } };
+  return {
+    db,
+    adapter: { ...postgresDialect, listenUrl: connectionString },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+  };
 }

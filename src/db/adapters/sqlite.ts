@@ -32,7 +32,7 @@ export function openSqlite(file: string, options: Pick<ConnectOptions, 'log'>): 
     dialect: new SqliteDialect({ database: withStatementCache(connection) }),
     ...(options.log ? { log: options.log } : {}),
   });
-  return { db, adapter: { ...sqliteDialect, listenUrl: null } };
+  return { db, adapter: { ...sqliteDialect, listenUrl: null }, poolStats: null };
 }
 
 const STATEMENT_CACHE_SIZE = 500;
