@@ -32,5 +32,13 @@ export function createJobRunner(
       onOutcome: services.metrics.deliveryOutcome,
     }),
   } satisfies Record<JobKind, JobDefinition>;
-  return new JobRunner({ db, adapter: services.database.adapter, clock, logger, jobs, ...options });
+  return new JobRunner({
+    db,
+    adapter: services.database.adapter,
+    clock,
+    logger,
+    jobs,
+    leaseMs: config.jobLeaseMs,
+    ...options,
+  });
 }

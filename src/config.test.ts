@@ -27,6 +27,7 @@ describe('configuration', () => {
       logLevel: 'info',
       trustProxy: false,
       metricsToken: null,
+      jobLeaseMs: 60_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -53,8 +54,9 @@ describe('configuration', () => {
       TOOKEN_RATE_LIMIT_PER_MINUTE: '0',
       TOOKEN_LOG_LEVEL: 'loud',
       TOOKEN_PUBLIC_URL: 'ftp://x',
+      TOOKEN_JOB_LEASE_MS: '500',
     });
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(9);
     for (const name of [
       'TOOKEN_PORT',
       'TOOKEN_SIGNUP',
@@ -64,9 +66,18 @@ describe('configuration', () => {
       'TOOKEN_RATE_LIMIT_PER_MINUTE',
       'TOOKEN_LOG_LEVEL',
       'TOOKEN_PUBLIC_URL',
+      'TOOKEN_JOB_LEASE_MS',
     ]) {
       expect(lines.filter((line) => line.startsWith(name))).toHaveLength(1);
     }
+  });
+
+  it('takes a job lease from 1 second to 1 hour', () => {
+    expect(loadConfig({ TOOKEN_JOB_LEASE_MS: '5000' }, '/srv').jobLeaseMs).toBe(5000);
+    expect(problems({ TOOKEN_JOB_LEASE_MS: '3600001' })).toEqual([
+      'TOOKEN_JOB_LEASE_MS must be an integer from 1000 to 3600000 (got "3600001")',
+    ]);
+    expect(problems({ TOOKEN_JOB_LEASE_MS: '5s' })).toHaveLength(1);
   });
 
   it('never echoes a secret key or database password in its complaint', () => {

@@ -23,6 +23,8 @@ export interface Config {
   readonly trustProxy: boolean;
   /** Bearer a scraper outside the loopback interface must present for `/metrics`; null: loopback only. */
   readonly metricsToken: string | null;
+  /** How long a claimed background job stays claimed when its node stops (crash, kill) before another run takes it. */
+  readonly jobLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel: oneOf('TOOKEN_LOG_LEVEL', LOG_LEVELS, 'info'),
     trustProxy: boolean('TOOKEN_TRUST_PROXY', false),
     metricsToken,
+    jobLeaseMs: integer('TOOKEN_JOB_LEASE_MS', 60_000, 1_000, 3_600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

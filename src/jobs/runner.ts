@@ -82,7 +82,8 @@ export class JobRunner {
   readonly nodeId: string;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
-  private readonly leaseMs: number;
+  /** How long a claim holds a job: a node that dies leaves its jobs to others this long after claiming them. */
+  readonly leaseMs: number;
   private readonly batchSize: number;
 
   constructor(private readonly options: RunnerOptions) {

@@ -27,6 +27,20 @@ describe('backoff', () => {
   });
 });
 
+describe("a node's job runner", () => {
+  it('claims jobs for TOOKEN_JOB_LEASE_MS, 60 s by default', async () => {
+    const t = await createTestApp('sqlite', { TOOKEN_JOB_LEASE_MS: '5000' });
+    const byDefault = await createTestApp('sqlite');
+    try {
+      expect(createJobRunner(t.services, silent).leaseMs).toBe(5000);
+      expect(createJobRunner(byDefault.services, silent).leaseMs).toBe(60_000);
+    } finally {
+      await t.close();
+      await byDefault.close();
+    }
+  });
+});
+
 describe.each(dialects())('%s: the job runner', (dialect) => {
   let t: TestApp;
   beforeAll(async () => {
