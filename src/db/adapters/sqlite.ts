@@ -25,7 +25,9 @@ export function openSqlite(file: string, options: Pick<ConnectOptions, 'log'>): 
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
   const connection = new SQLite(file);
   connection.pragma('journal_mode = WAL');
-  connection.pragma('synchronous = NORMAL');
+  // FULL syncs the write-ahead log at every commit. NORMAL would be faster, but a power loss or an
+  // OS crash could then roll back the last commits the API had already acknowledged.
+  connection.pragma('synchronous = FULL');
   connection.pragma('busy_timeout = 5000');
   connection.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({
