@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type AuditJobKind, auditJobs } from './audit/jobs.js';
 import { type EmailJobKind, emailJobs } from './email/jobs.js';
 import { type IdempotencyJobKind, idempotencyJobs } from './idempotency/jobs.js';
-import { type JobDefinition, JobRunner } from './jobs/runner.js';
+import { type JobDefinition, JobRunner, type RunnerOptions } from './jobs/runner.js';
 import type { Services } from './services.js';
 import { type TokenJobKind, tokenJobs } from './tokens/jobs.js';
 import { type WebhookJobKind, webhookJobs } from './webhooks/jobs.js';
@@ -14,7 +14,9 @@ export type JobKind = TokenJobKind | AuditJobKind | IdempotencyJobKind | EmailJo
 export function createJobRunner(
   services: Services,
   logger: Pick<Logger, 'error' | 'warn' | 'debug' | 'info'>,
-  options: { nodeId?: string; pollMs?: number } = {},
+  options: Partial<
+    Pick<RunnerOptions, 'nodeId' | 'pollMs' | 'leaseMs' | 'heartbeatMs' | 'concurrency' | 'perWorkspace'>
+  > = {},
 ): JobRunner {
   const { db, clock, audit, outbox, idempotency, mailer, invitations, serverKey, config } = services;
   const jobs = {

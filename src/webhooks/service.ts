@@ -274,7 +274,7 @@ export function createWebhookService(deps: {
           .set({ status: 'pending', next_attempt_at: now, updated_at: now })
           .where('id', '=', delivery.id)
           .execute();
-        await scheduleAttempt(tx, delivery.id, now);
+        await scheduleAttempt(tx, delivery, now);
       });
       return deliveryView({ ...delivery, status: 'pending', next_attempt_at: now, updated_at: now });
     },

@@ -3,6 +3,7 @@ import * as foundation from './001-foundation.js';
 import * as tokensJobs from './002-tokens-jobs.js';
 import * as invitationsEmail from './003-invitations-email.js';
 import * as webhooks from './004-webhooks.js';
+import * as jobFairness from './005-job-fairness.js';
 
 /** Migrations are listed here (not read from disk) so they work from `src` and from `dist`. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-tokens-jobs': tokensJobs,
   '003-invitations-email': invitationsEmail,
   '004-webhooks': webhooks,
+  '005-job-fairness': jobFairness,
 };
 
 export const migrationProvider: MigrationProvider = {
