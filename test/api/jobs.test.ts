@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createJobRunner } from '../../src/background.js';
+import { jobsPurge } from '../../src/jobs/purge.js';
 import { backoffMs, type EnqueueOptions, enqueueJob } from '../../src/jobs/queue.js';
 import { type JobContext, type JobDefinition, JobRunner } from '../../src/jobs/runner.js';
 import { createExpirySweep } from '../../src/tokens/expiry.js';
@@ -332,6 +333,45 @@ describe.each(dialects())('%s: token expiry events', (dialect) => {
     expect(sweeps).toHaveLength(1);
     expect(ran.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     expect(await auditRows(ws.id, 'token.expired')).toHaveLength(1);
+  });
+});
+
+describe.each(dialects())('%s: the purge of finished jobs', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+  });
+  afterAll(() => t.close());
+
+  it('deletes done jobs after a week and dead ones after 30 days, and nothing else', async () => {
+    const { db } = t.services;
+    const kind = `test.purge.${dialect}`;
+    const rows: Record<string, string> = {};
+    const add = async (name: string, status: 'pending' | 'done' | 'dead', ageDays: number) => {
+      const id = await enqueueJob(db, t.clock.now(), { kind });
+      await db
+        .updateTable('jobs')
+        .set({ status, updated_at: t.clock.now() - ageDays * DAY })
+        .where('id', '=', id)
+        .execute();
+      rows[name] = id;
+    };
+    await add('old done', 'done', 8);
+    await add('recent done', 'done', 6);
+    await add('old dead', 'dead', 31);
+    await add('recent dead', 'dead', 29);
+    await add('old pending', 'pending', 60);
+    await jobsPurge(t.services)['jobs.purge'].run(null, {
+      id: 'purge',
+      attempt: 1,
+      signal: new AbortController().signal,
+      holdsLease: async () => true,
+    });
+    const left = await db.selectFrom('jobs').select('id').where('kind', '=', kind).execute();
+    const names = Object.entries(rows)
+      .filter(([, id]) => left.some((row) => row.id === id))
+      .map(([name]) => name);
+    expect(names.sort()).toEqual(['old pending', 'recent dead', 'recent done']);
   });
 });
 

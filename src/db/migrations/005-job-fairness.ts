@@ -7,7 +7,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('jobs').addColumn('lane', 'text').execute();
   // New at every claim: a run finishes or renews the job only under the lease it was given.
   await db.schema.alterTable('jobs').addColumn('lease_token', 'text').execute();
-  await db.schema.createIndex('jobs_lane').on('jobs').columns(['lane', 'run_at']).execute();
+  // Whether a lane has a job running or due ahead of another is a range read per (lane, status).
+  await db.schema.createIndex('jobs_lane').on('jobs').columns(['lane', 'status', 'run_at']).execute();
 
   // Set once an event has been expanded into its webhook deliveries (after its transaction).
   await db.schema.alterTable('outbox_events').addColumn('dispatched_at', 'bigint').execute();
