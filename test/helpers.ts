@@ -31,6 +31,16 @@ export function testClock(start = Date.parse('2026-01-15T09:00:00.000Z')): TestC
   return { now: () => current, set: (ms) => (current = ms), advance: (ms) => (current += ms) };
 }
 
+/** A clock that moves with real time from the usual start, for tests where leases must lapse by themselves. */
+export function realTimeClock(start = Date.parse('2026-01-15T09:00:00.000Z')): TestClock {
+  let offset = start - Date.now();
+  return {
+    now: () => Date.now() + offset,
+    set: (ms) => (offset = ms - Date.now()),
+    advance: (ms) => (offset += ms),
+  };
+}
+
 /** A fresh, empty database of the given dialect; `drop()` removes it. */
 export async function freshDatabase(dialect: DialectName): Promise<{ url: string; drop(): Promise<void> }> {
   if (dialect === 'sqlite') {
@@ -78,6 +88,8 @@ export async function createTestApp(
     onQuery?: (sql: string) => void;
     resolve?: Resolve;
     cacheSizes?: CacheSizes;
+    /** The node's clock; nodes of one cluster may share one. A hand-moved clock of its own by default. */
+    clock?: TestClock;
   } = {},
 ): Promise<TestApp> {
   const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
@@ -88,7 +100,7 @@ export async function createTestApp(
   );
   const database = openDatabase(config.databaseUrl, options.onQuery ? { onQuery: options.onQuery } : {});
   await migrateToLatest(database.db);
-  const clock = testClock();
+  const clock = options.clock ?? testClock();
   const services = createServices({
     config,
     database,
