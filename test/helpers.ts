@@ -10,8 +10,11 @@ import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
+import { JobRunner } from '../src/jobs/runner.js';
 import { createLogger } from '../src/logger.js';
 import { type CacheSizes, createServices, type Services } from '../src/services.js';
+import { FAN_OUT_JOB } from '../src/webhooks/dispatch.js';
+import { webhookJobs } from '../src/webhooks/jobs.js';
 import type { Resolve } from '../src/webhooks/url-guard.js';
 
 /** The databases every API test runs on: SQLite always, PostgreSQL when asked for. */
@@ -309,4 +312,25 @@ export function outboxRows(services: Services, workspaceId: string, event: strin
     .orderBy('created_at')
     .orderBy('id')
     .execute();
+}
+
+/**
+ * Expands committed events into their webhook deliveries, as a node's job runner does moments
+ * after commit, running only the fan-out jobs (no delivery is sent).
+ */
+export async function expandEvents(t: TestApp): Promise<number> {
+  const { db, clock, audit, serverKey } = t.services;
+  const fanOut = webhookJobs({ db, clock, audit, serverKey, allowPrivate: true })[FAN_OUT_JOB];
+  const silent = { error() {}, warn() {}, debug() {}, info() {} };
+  const runner = new JobRunner({
+    db,
+    adapter: t.database.adapter,
+    clock,
+    logger: silent,
+    jobs: { [FAN_OUT_JOB]: fanOut },
+  });
+  // A workspace's fan-outs run one at a time, in order: run until none is due.
+  let total = 0;
+  for (let ran = await runner.runDue(); ran > 0; ran = await runner.runDue()) total += ran;
+  return total;
 }
