@@ -9,7 +9,13 @@ import { expect } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
-import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
+import {
+  type DatabaseHandle,
+  type DialectName,
+  migrateToLatest,
+  type OpenOptions,
+  openDatabase,
+} from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
 import { createServices, type Services } from '../src/services.js';
 import type { Resolve } from '../src/webhooks/url-guard.js';
@@ -73,7 +79,13 @@ export interface TestApp {
 export async function createTestApp(
   dialect: DialectName,
   env: Record<string, string> = {},
-  options: { databaseUrl?: string; onQuery?: (sql: string) => void; resolve?: Resolve } = {},
+  options: {
+    databaseUrl?: string;
+    onQuery?: (sql: string) => void;
+    resolve?: Resolve;
+    /** Connection settings a test lowers to meet a fault sooner (the SQLite busy timeout, …). */
+    database?: Pick<OpenOptions, 'busyTimeoutMs' | 'connectTimeoutMs'>;
+  } = {},
 ): Promise<TestApp> {
   const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
   const databaseUrl = options.databaseUrl ?? fresh?.url ?? '';
@@ -81,7 +93,10 @@ export async function createTestApp(
     { TOOKEN_DATABASE_URL: databaseUrl, TOOKEN_SIGNUP: 'open', ...env },
     tmpdir(),
   );
-  const database = openDatabase(config.databaseUrl, options.onQuery ? { onQuery: options.onQuery } : {});
+  const database = openDatabase(config.databaseUrl, {
+    ...options.database,
+    ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+  });
   await migrateToLatest(database.db);
   const clock = testClock();
   const services = createServices({

@@ -23,19 +23,23 @@ export interface OpenOptions {
    * its caller and the pool connects anew on next use, so this is for the log.
    */
   onError?: (error: unknown) => void;
+  /** SQLite: how long a write waits for another connection's write lock before failing (5 s). */
+  busyTimeoutMs?: number;
+  /** PostgreSQL: how long a query waits for a connection, new or pooled, before failing (5 s). */
+  connectTimeoutMs?: number;
 }
 
 /** Opens SQLite (`sqlite:<file>`, WAL) or PostgreSQL (`postgres://…`) behind one Kysely interface. */
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): DatabaseHandle {
-  const { onQuery, onError = () => {} } = options;
+  const { onQuery, onError = () => {}, busyTimeoutMs = 5_000, connectTimeoutMs = 5_000 } = options;
   const log = onQuery
     ? (event: { level: string; query: { sql: string } }) => {
         if (event.level === 'query') onQuery(event.query.sql);
       }
     : undefined;
   const { db, adapter } = databaseUrl.startsWith('sqlite:')
-    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log })
-    : openPostgres(databaseUrl, { log, onError });
+    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log, busyTimeoutMs })
+    : openPostgres(databaseUrl, { log, onError, connectTimeoutMs });
   return { db, adapter, close: () => db.destroy() };
 }
 
@@ -45,6 +49,14 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
  */
 export function isUniqueViolation(error: unknown): boolean {
   return sqliteDialect.isUniqueViolation(error) || postgresDialect.isUniqueViolation(error);
+}
+
+/**
+ * True when `error` means the database (either kind) cannot be reached or cannot take a statement
+ * right now, so the request may be retried: the HTTP layer answers 503 for it.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return sqliteDialect.isUnavailable(error) || postgresDialect.isUnavailable(error);
 }
 
 /** Runs pending migrations. Kysely's Migrator holds a lock, so nodes may start together. */
