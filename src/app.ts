@@ -13,6 +13,7 @@ import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
+import { trustProxyOption } from './http/trust-proxy.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
@@ -51,7 +52,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: services.config.trustProxy,
+    trustProxy: trustProxyOption(services.config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
