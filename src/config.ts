@@ -167,3 +167,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
+
+/** Whether the configured database is an SQLite file inside `dir`. */
+export function storesDatabaseIn(config: Pick<Config, 'databaseUrl'>, dir: string): boolean {
+  if (!config.databaseUrl.startsWith('sqlite:')) return false;
+  const relative = path.relative(dir, config.databaseUrl.slice('sqlite:'.length));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}

@@ -45,7 +45,10 @@ program
   .description('apply pending database migrations and exit')
   .action(async () => {
     const config = configOrExit();
-    const database = openDatabase(config.databaseUrl);
+    const database = openDatabase(config.databaseUrl, {
+      onTightened: (file, previousMode) =>
+        process.stderr.write(`tooken: ${file} was mode ${previousMode}; tightened to owner only\n`),
+    });
     try {
       const applied = await migrateToLatest(database.db);
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');

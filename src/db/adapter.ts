@@ -1,4 +1,5 @@
 import type { KyselyConfig } from 'kysely';
+import type { OnTightened } from '../private-files.js';
 import type { Db } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -54,6 +55,8 @@ export interface ConnectOptions {
 export interface SqliteConnectOptions extends Pick<ConnectOptions, 'log'> {
   /** How long a write waits for another connection's write lock before SQLITE_BUSY. */
   readonly busyTimeoutMs: number;
+  /** Reports a database file that had a wider mode than 0600 and was tightened. */
+  readonly onTightened: OnTightened;
 }
 
 export interface PostgresConnectOptions extends ConnectOptions {

@@ -1,4 +1,5 @@
 import { Migrator, sql } from 'kysely';
+import type { OnTightened } from '../private-files.js';
 import type { DatabaseAdapter } from './adapter.js';
 import { openPostgres, postgresDialect } from './adapters/postgres.js';
 import { openSqlite, sqliteDialect } from './adapters/sqlite.js';
@@ -27,18 +28,26 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** PostgreSQL: how long a query waits for a connection, new or pooled, before failing (5 s). */
   connectTimeoutMs?: number;
+  /** SQLite: reports a database file found with a wider mode than 0600, after tightening it. */
+  onTightened?: OnTightened;
 }
 
 /** Opens SQLite (`sqlite:<file>`, WAL) or PostgreSQL (`postgres://…`) behind one Kysely interface. */
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): DatabaseHandle {
-  const { onQuery, onError = () => {}, busyTimeoutMs = 5_000, connectTimeoutMs = 5_000 } = options;
+  const {
+    onQuery,
+    onError = () => {},
+    busyTimeoutMs = 5_000,
+    connectTimeoutMs = 5_000,
+    onTightened = () => {},
+  } = options;
   const log = onQuery
     ? (event: { level: string; query: { sql: string } }) => {
         if (event.level === 'query') onQuery(event.query.sql);
       }
     : undefined;
   const { db, adapter } = databaseUrl.startsWith('sqlite:')
-    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log, busyTimeoutMs })
+    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log, busyTimeoutMs, onTightened })
     : openPostgres(databaseUrl, { log, onError, connectTimeoutMs });
   return { db, adapter, close: () => db.destroy() };
 }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -9,6 +8,7 @@ import {
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
+import { createPrivateDir, ensurePrivateFile, tightenFile } from '../../private-files.js';
 import type { DialectAdapter, OpenedDatabase, SqliteConnectOptions } from '../adapter.js';
 import { codeOf, errorChain } from '../error-causes.js';
 import type { Database } from '../schema.js';
@@ -37,9 +37,19 @@ export const sqliteDialect: DialectAdapter = {
 
 /** Opens `file` (or `:memory:`) in WAL mode behind Kysely. */
 export function openSqlite(file: string, options: SqliteConnectOptions): OpenedDatabase {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const onDisk = file !== ':memory:';
+  // Password hashes, emails and audit entries: only the owner may read the files. SQLite gives the
+  // WAL and shared-memory files it creates the database file's mode, so the database is created
+  // 0600 before SQLite opens it; files left with wider modes are tightened.
+  const companions = [`${file}-wal`, `${file}-shm`];
+  if (onDisk) {
+    createPrivateDir(path.dirname(file));
+    ensurePrivateFile(file, options.onTightened);
+    for (const companion of companions) tightenFile(companion, options.onTightened);
+  }
   const connection = new SQLite(file);
   connection.pragma('journal_mode = WAL');
+  if (onDisk) for (const companion of companions) tightenFile(companion, options.onTightened);
   connection.pragma('synchronous = NORMAL');
   connection.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
   connection.pragma('foreign_keys = ON');
