@@ -3,7 +3,6 @@ import SQLite from 'better-sqlite3';
 import {
   type DatabaseConnection,
   Kysely,
-  type SqliteDatabase,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
@@ -66,9 +65,7 @@ export function openSqlite(file: string, options: SqliteConnectOptions): OpenedD
  * a rollback is sent only while a transaction is open.
  */
 class RollbackOnlyOpenDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig & {
-    database: SqliteDatabase & Pick<SQLite.Database, 'inTransaction'>;
-  };
+  readonly #config: SqliteDialectConfig & { database: SQLite.Database };
 
   constructor(config: SqliteDialectConfig & { database: SQLite.Database }) {
     super(config);
