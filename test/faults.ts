@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import pg from 'pg';
+import type { Services } from '../src/services.js';
 
 /** Everything the process would die of, collected instead while a test runs. */
 export function watchProcessErrors(): { errors: unknown[]; stop(): void } {
@@ -14,6 +16,30 @@ export function watchProcessErrors(): { errors: unknown[]; stop(): void } {
       process.off('unhandledRejection', onError);
     },
   };
+}
+
+/**
+ * Resolves once this node has heard back every cluster notice published so far. A node also hears
+ * its own notices, a moment after its change, and drops what they name from its caches: a test
+ * that needs an entry to stay cached fills the cache only after this.
+ */
+export async function settleNotices(services: Pick<Services, 'db' | 'notifier'>): Promise<void> {
+  const heard = new Set<string>();
+  services.notifier.subscribe((notice) => {
+    if (notice.type === 'workspace.changed') for (const id of notice.ids) heard.add(id);
+  });
+  // PostgreSQL delivers notices in commit order, so hearing a sentinel means hearing all before it.
+  // One sent while the node's LISTEN connection is being re-established is lost: send another.
+  for (;;) {
+    const sentinel = `settle-${randomBytes(6).toString('hex')}`;
+    await services.db
+      .transaction()
+      .execute((tx) => services.notifier.publish(tx, { type: 'workspace.changed', ids: [sentinel] }));
+    for (let wait = 0; wait < 20; wait += 1) {
+      if (heard.has(sentinel)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 async function asAdmin<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> {
