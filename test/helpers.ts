@@ -9,7 +9,13 @@ import { expect } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
-import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
+import {
+  type DatabaseHandle,
+  type DialectName,
+  migrateToLatest,
+  type OpenOptions,
+  openDatabase,
+} from '../src/db/database.js';
 import { JobRunner } from '../src/jobs/runner.js';
 import { createLogger } from '../src/logger.js';
 import { type CacheSizes, createServices, type Services } from '../src/services.js';
@@ -93,6 +99,8 @@ export async function createTestApp(
     cacheSizes?: CacheSizes;
     /** The node's clock; nodes of one cluster may share one. A hand-moved clock of its own by default. */
     clock?: TestClock;
+    /** Connection settings a test lowers to meet a fault sooner (the SQLite busy timeout, …). */
+    database?: Pick<OpenOptions, 'busyTimeoutMs' | 'connectTimeoutMs'>;
   } = {},
 ): Promise<TestApp> {
   const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
@@ -101,7 +109,10 @@ export async function createTestApp(
     { TOOKEN_DATABASE_URL: databaseUrl, TOOKEN_SIGNUP: 'open', ...env },
     tmpdir(),
   );
-  const database = openDatabase(config.databaseUrl, options.onQuery ? { onQuery: options.onQuery } : {});
+  const database = openDatabase(config.databaseUrl, {
+    ...options.database,
+    ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+  });
   await migrateToLatest(database.db);
   const clock = options.clock ?? testClock();
   const services = createServices({

@@ -101,30 +101,33 @@ export function createTokenService({
     return row;
   };
 
-  /** The audit entry and the webhook event (which carries the token object) of one change. */
-  const record = (
+  /**
+   * The audit entry and the webhook event (which carries the token object) of one change. One
+   * after the other, never concurrently: statements of a transaction that fails must not run
+   * after its rollback, where they would commit on their own.
+   */
+  const record = async (
     tx: Tx,
     ctx: Acting,
     change: { event: EventName; row: TokensTable; at: number; meta: RequestMeta },
     extra: Record<string, string>,
     changes: Changes | null,
-  ) =>
-    Promise.all([
-      audit.record(tx, {
-        workspaceId: ctx.workspace.id,
-        event: change.event,
-        actor: actorFor(ctx),
-        target: { type: 'token', id: change.row.id, name: change.row.name },
-        changes,
-        meta: change.meta,
-      }),
-      outbox.emit(tx, {
-        workspaceId: ctx.workspace.id,
-        event: change.event,
-        data: { ...tokenView(change.row, change.at), ...extra },
-        at: change.at,
-      }),
-    ]);
+  ) => {
+    await audit.record(tx, {
+      workspaceId: ctx.workspace.id,
+      event: change.event,
+      actor: actorFor(ctx),
+      target: { type: 'token', id: change.row.id, name: change.row.name },
+      changes,
+      meta: change.meta,
+    });
+    await outbox.emit(tx, {
+      workspaceId: ctx.workspace.id,
+      event: change.event,
+      data: { ...tokenView(change.row, change.at), ...extra },
+      at: change.at,
+    });
+  };
 
   const secretsOf = async (tx: Tx, tokenId: string) =>
     (await tx.selectFrom('token_secrets').select('digest').where('token_id', '=', tokenId).execute()).map(
