@@ -21,6 +21,7 @@ import { logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
 import { addFallbackSecurityHeaders, DOCS_POLICY, registerSecurityHeaders } from './http/security-headers.js';
 import { assertStorableText, assertWellFormedUrl } from './http/text-check.js';
+import { trustProxyOption } from './http/trust-proxy.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
@@ -48,7 +49,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: services.config.trustProxy,
+    trustProxy: trustProxyOption(services.config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];

@@ -80,6 +80,52 @@ describe('configuration', () => {
     expect(problems({ TOOKEN_JOB_LEASE_MS: '5s' })).toHaveLength(1);
   });
 
+  describe('TOOKEN_TRUST_PROXY', () => {
+    const trustProxy = (value: string) => loadConfig({ TOOKEN_TRUST_PROXY: value }, '/srv').trustProxy;
+
+    it('is off by default, and with false or 0', () => {
+      expect(loadConfig({}, '/srv').trustProxy).toBe(false);
+      expect(trustProxy('false')).toBe(false);
+      expect(trustProxy('0')).toBe(false);
+    });
+
+    it('reads true as one hop, not as every hop', () => {
+      expect(trustProxy('true')).toBe(1);
+    });
+
+    it('reads a hop count', () => {
+      expect(trustProxy('1')).toBe(1);
+      expect(trustProxy('2')).toBe(2);
+    });
+
+    it('reads a comma-separated list of proxy addresses, CIDR ranges and named ranges', () => {
+      expect(trustProxy('10.0.0.1, 10.0.0.0/8,fd00::/8 , ::1,loopback')).toEqual([
+        '10.0.0.1',
+        '10.0.0.0/8',
+        'fd00::/8',
+        '::1',
+        'loopback',
+      ]);
+    });
+
+    it.each([
+      'yes',
+      '-1',
+      '1.5',
+      '10.0.0.256',
+      '10.0.0.0/33',
+      '::1/129',
+      '10.0.0.1/8/8',
+      '10.0.0.1,,10.0.0.2',
+      'example.com',
+    ])('refuses %j with one line naming the variable', (value) => {
+      const lines = problems({ TOOKEN_TRUST_PROXY: value });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^TOOKEN_TRUST_PROXY must be /);
+      expect(lines[0]).toContain(`"${value}"`);
+    });
+  });
+
   it('never echoes a secret key or database password in its complaint', () => {
     const lines = problems({
       TOOKEN_SECRET_KEY: 'not-really-32-bytes',

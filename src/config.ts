@@ -1,8 +1,15 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 /** How new accounts may be created (docs/accounts.md#signing-up). */
 export type SignupMode = 'first-user' | 'open' | 'closed';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/**
+ * Which reverse proxies may say who the client is (X-Forwarded-For/-Proto/-Host): none, the
+ * nearest `n` hops, or the proxies at these addresses, CIDR ranges or named ranges
+ * (docs/operations.md#behind-a-reverse-proxy).
+ */
+export type TrustProxy = false | number | readonly string[];
 
 export interface Config {
   readonly port: number;
@@ -20,7 +27,7 @@ export interface Config {
   readonly verifyRateLimitPerMinute: number;
   readonly webhookAllowPrivate: boolean;
   readonly logLevel: LogLevel;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   /** Bearer a scraper outside the loopback interface must present for `/metrics`; null: loopback only. */
   readonly metricsToken: string | null;
   /** How long a claimed background job stays claimed when its node stops (crash, kill) before another run takes it. */
@@ -32,6 +39,20 @@ export class ConfigError extends Error {
     super(problems.join('\n'));
     this.name = 'ConfigError';
   }
+}
+
+/** Ranges proxy-addr knows by name. */
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+const MAX_HOPS = 100;
+
+/** An IPv4 address in dotted decimal or an IPv6 address, optionally with a CIDR prefix, or a named range. */
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_RANGES.includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  if (rest.length > 0) return false;
+  const v4 = ipaddr.IPv4.isValidFourPartDecimal(address);
+  if (!v4 && !(address.includes(':') && ipaddr.IPv6.isValid(address))) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (v4 ? 32 : 128));
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -65,6 +86,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     if (raw === 'false' || raw === '0') return false;
     problems.push(`${name} must be true or false (got "${raw}")`);
     return fallback;
+  };
+  const trustProxy = (name: string): TrustProxy => {
+    const raw = read(name);
+    if (raw === undefined || raw === 'false' || raw === '0') return false;
+    // `true` once meant "trust every hop", which lets any client forge its address: now one hop.
+    if (raw === 'true') return 1;
+    if (/^\d+$/.test(raw) && Number(raw) <= MAX_HOPS) return Number(raw);
+    const entries = raw.split(',').map((entry) => entry.trim());
+    if (entries.every(isProxyAddress)) return Object.freeze(entries);
+    problems.push(
+      `${name} must be false, true (one hop), a hop count from 1 to ${MAX_HOPS}, or a comma-separated list of proxy addresses or CIDR ranges (got "${raw}")`,
+    );
+    return false;
   };
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const raw = read(name);
@@ -140,7 +174,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     verifyRateLimitPerMinute: integer('TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE', 6_000_000, 1, 1_000_000_000),
     webhookAllowPrivate: boolean('TOOKEN_WEBHOOK_ALLOW_PRIVATE', false),
     logLevel: oneOf('TOOKEN_LOG_LEVEL', LOG_LEVELS, 'info'),
-    trustProxy: boolean('TOOKEN_TRUST_PROXY', false),
+    trustProxy: trustProxy('TOOKEN_TRUST_PROXY'),
     metricsToken,
     jobLeaseMs: integer('TOOKEN_JOB_LEASE_MS', 60_000, 1_000, 3_600_000),
   };
@@ -170,4 +204,11 @@ export function cliSettings(env: Env = process.env): CliSettings {
     email: read('TOOKEN_EMAIL'),
     password: env.TOOKEN_PASSWORD,
   };
+}
+
+/** Whether the configured database is an SQLite file inside `dir`. */
+export function storesDatabaseIn(config: Pick<Config, 'databaseUrl'>, dir: string): boolean {
+  if (!config.databaseUrl.startsWith('sqlite:')) return false;
+  const relative = path.relative(dir, config.databaseUrl.slice('sqlite:'.length));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }

@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   unprocessable_entity: 422,
   rate_limited: 429,
   internal_error: 500,
+  unavailable: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

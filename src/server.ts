@@ -4,8 +4,9 @@ import { buildApp } from './app.js';
 import { loadServerKey } from './auth/server-key.js';
 import { createJobRunner } from './background.js';
 import { systemClock } from './clock.js';
-import type { Config } from './config.js';
+import { type Config, storesDatabaseIn } from './config.js';
 import { migrateToLatest, openDatabase } from './db/database.js';
+import { ensurePrivateDir, warnTightened } from './private-files.js';
 import { createServices, type Services } from './services.js';
 
 const USAGE_FLUSH_MS = 5_000;
@@ -20,8 +21,14 @@ export interface RunningServer {
 
 /** The composition root: database → migrations → services → app → listen → background work. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const onTightened = warnTightened(logger);
+  // Owner only: the embedded database and the generated key live there.
+  if (config.secretKey === null || storesDatabaseIn(config, config.dataDir)) {
+    ensurePrivateDir(config.dataDir, onTightened);
+  }
   const database = openDatabase(config.databaseUrl, {
     onError: (error) => logger.error({ err: error }, 'database connection lost; it is replaced on next use'),
+    onTightened,
   });
   const applied = await migrateToLatest(database.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');

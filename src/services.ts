@@ -27,7 +27,7 @@ import { createTokenService, type TokenService } from './tokens/service.js';
 import { emitTokensUsed } from './tokens/used-events.js';
 import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
-import { dispatchEvent } from './webhooks/dispatch.js';
+import { queueFanOut } from './webhooks/dispatch.js';
 import { createWebhookService, type WebhookService } from './webhooks/service.js';
 import { type Resolve, systemResolve } from './webhooks/url-guard.js';
 import { createWorkspaceService, type WorkspaceService } from './workspaces/service.js';
@@ -135,8 +135,9 @@ export function createServices({
         break;
     }
   });
-  // Webhook fan-out is the outbox's one subscriber: deliveries are queued in the event's transaction.
-  const outbox = createEventOutbox([dispatchEvent]);
+  // Webhook fan-out is the outbox's one subscriber: one job per event, queued in the event's
+  // transaction and expanded into deliveries after it commits.
+  const outbox = createEventOutbox([queueFanOut]);
   const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
   const audit = createAuditService({ clock, outbox });
   const sessions = createSessionStore({ db, clock, usage });

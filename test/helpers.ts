@@ -9,9 +9,18 @@ import { expect } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
-import { type DatabaseHandle, type DialectName, migrateToLatest, openDatabase } from '../src/db/database.js';
+import {
+  type DatabaseHandle,
+  type DialectName,
+  migrateToLatest,
+  type OpenOptions,
+  openDatabase,
+} from '../src/db/database.js';
+import { JobRunner } from '../src/jobs/runner.js';
 import { createLogger } from '../src/logger.js';
 import { type CacheSizes, createServices, type Services } from '../src/services.js';
+import { FAN_OUT_JOB } from '../src/webhooks/dispatch.js';
+import { webhookJobs } from '../src/webhooks/jobs.js';
 import type { Resolve } from '../src/webhooks/url-guard.js';
 
 /** The databases every API test runs on: SQLite always, PostgreSQL when asked for. */
@@ -29,6 +38,16 @@ export interface TestClock {
 export function testClock(start = Date.parse('2026-01-15T09:00:00.000Z')): TestClock {
   let current = start;
   return { now: () => current, set: (ms) => (current = ms), advance: (ms) => (current += ms) };
+}
+
+/** A clock that moves with real time from the usual start, for tests where leases must lapse by themselves. */
+export function realTimeClock(start = Date.parse('2026-01-15T09:00:00.000Z')): TestClock {
+  let offset = start - Date.now();
+  return {
+    now: () => Date.now() + offset,
+    set: (ms) => (offset = ms - Date.now()),
+    advance: (ms) => (offset += ms),
+  };
 }
 
 /** A fresh, empty database of the given dialect; `drop()` removes it. */
@@ -78,6 +97,10 @@ export async function createTestApp(
     onQuery?: (sql: string) => void;
     resolve?: Resolve;
     cacheSizes?: CacheSizes;
+    /** The node's clock; nodes of one cluster may share one. A hand-moved clock of its own by default. */
+    clock?: TestClock;
+    /** Connection settings a test lowers to meet a fault sooner (the SQLite busy timeout, …). */
+    database?: Pick<OpenOptions, 'busyTimeoutMs' | 'connectTimeoutMs'>;
   } = {},
 ): Promise<TestApp> {
   const fresh = options.databaseUrl ? null : await freshDatabase(dialect);
@@ -86,9 +109,12 @@ export async function createTestApp(
     { TOOKEN_DATABASE_URL: databaseUrl, TOOKEN_SIGNUP: 'open', ...env },
     tmpdir(),
   );
-  const database = openDatabase(config.databaseUrl, options.onQuery ? { onQuery: options.onQuery } : {});
+  const database = openDatabase(config.databaseUrl, {
+    ...options.database,
+    ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+  });
   await migrateToLatest(database.db);
-  const clock = testClock();
+  const clock = options.clock ?? testClock();
   const services = createServices({
     config,
     database,
@@ -297,4 +323,25 @@ export function outboxRows(services: Services, workspaceId: string, event: strin
     .orderBy('created_at')
     .orderBy('id')
     .execute();
+}
+
+/**
+ * Expands committed events into their webhook deliveries, as a node's job runner does moments
+ * after commit, running only the fan-out jobs (no delivery is sent).
+ */
+export async function expandEvents(t: TestApp): Promise<number> {
+  const { db, clock, audit, serverKey } = t.services;
+  const fanOut = webhookJobs({ db, clock, audit, serverKey, allowPrivate: true })[FAN_OUT_JOB];
+  const silent = { error() {}, warn() {}, debug() {}, info() {} };
+  const runner = new JobRunner({
+    db,
+    adapter: t.database.adapter,
+    clock,
+    logger: silent,
+    jobs: { [FAN_OUT_JOB]: fanOut },
+  });
+  // A workspace's fan-outs run one at a time, in order: run until none is due.
+  let total = 0;
+  for (let ran = await runner.runDue(); ran > 0; ran = await runner.runDue()) total += ran;
+  return total;
 }

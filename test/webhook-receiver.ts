@@ -18,6 +18,8 @@ export interface Reply {
   delayMs?: number;
   /** Send the status line and the body so far, then never finish the answer. */
   stall?: boolean;
+  /** Hold the answer back until this settles (a receiver that hangs until the test lets it go). */
+  until?: Promise<unknown>;
 }
 
 export type Responder = (request: Received, n: number) => Reply;
@@ -69,8 +71,11 @@ export async function startReceiver(): Promise<Receiver> {
         if (reply.stall) res.write(reply.body ?? '');
         else res.end(reply.body ?? '');
       };
-      if (reply.delayMs) setTimeout(answer, reply.delayMs);
-      else answer();
+      const held = reply.until ?? Promise.resolve();
+      void held.then(() => {
+        if (reply.delayMs) setTimeout(answer, reply.delayMs);
+        else answer();
+      });
     });
   });
   server.on('connection', () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
+import { ensurePrivateDir, tightenFile, warnTightened } from '../private-files.js';
 
 export interface KeyLog {
   info(obj: object, msg: string): void;
@@ -19,8 +20,12 @@ export function loadServerKey(
 ): Buffer {
   if (config.secretKey !== null) return Buffer.from(config.secretKey, 'base64');
   const file = path.join(config.dataDir, 'secret.key');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  mkdirSync(config.dataDir, { recursive: true });
+  const onTightened = warnTightened(log);
+  ensurePrivateDir(config.dataDir, onTightened);
+  if (existsSync(file)) {
+    tightenFile(file, onTightened);
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  }
   const key = randomBytes(32);
   writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);

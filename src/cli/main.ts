@@ -84,7 +84,10 @@ program
   .action(async () => {
     const config = configOrExit();
     const { migrateToLatest, openDatabase } = await import('../db/database.js');
-    const database = openDatabase(config.databaseUrl);
+    const database = openDatabase(config.databaseUrl, {
+      onTightened: (file, previousMode) =>
+        process.stderr.write(`tooken: ${file} was mode ${previousMode}; tightened to owner only\n`),
+    });
     try {
       const applied = await migrateToLatest(database.db);
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');

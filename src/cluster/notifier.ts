@@ -54,13 +54,14 @@ function knownNotice(value: Record<string, unknown>): Notice | null {
 
 const CHANNEL = 'tooken_invalidate';
 const MAX_PAYLOAD = 7900;
+const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Tells every node that cached state changed. The change's transaction calls `publish`, which on
  * PostgreSQL issues `pg_notify` (delivered to all listeners only after commit); the caller then
  * applies the notice locally with `applyLocally` before it answers, so its own node never serves
- * stale state. A lost connection is answered with a `reset` (drop all caches), since notices sent
- * meanwhile are gone.
+ * stale state. A lost connection is re-established and then answered with a `reset` (drop all
+ * caches), since notices sent meanwhile are gone.
  */
 export interface Notifier {
   publish(tx: Executor, notice: Notice): Promise<void>;
@@ -148,7 +149,12 @@ export class PostgresNotifier implements Notifier {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      // A database that does not answer fails this attempt, and the next one is tried.
+      connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       try {
@@ -178,13 +184,13 @@ export class PostgresNotifier implements Notifier {
     if (this.stopped || this.client !== client) return;
     this.client = null;
     if (error) this.onError(error);
-    // Anything published while we were deaf is lost: forget all cached state.
-    this.applyLocally({ type: 'reset' });
+    // Cached state is kept while we are deaf: should the database be gone, it is all this node can
+    // answer verifications from, and the cache TTL bounds how stale it can get. Notices published
+    // meanwhile are lost, so everything is dropped once we hear again.
     const attempt = () => {
       this.retry = null;
       if (this.stopped) return;
       this.connect().then(
-        // Caches refilled while we were deaf may hold what another node changed meanwhile.
         () => this.applyLocally({ type: 'reset' }),
         (e: unknown) => {
           this.onError(e);

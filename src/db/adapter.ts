@@ -1,4 +1,5 @@
 import type { KyselyConfig } from 'kysely';
+import type { OnTightened } from '../private-files.js';
 import type { Db } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -23,6 +24,12 @@ export interface DialectAdapter {
   readonly cacheTtlMs: number;
   /** True when `error` is a unique or primary-key violation. */
   isUniqueViolation(error: unknown): boolean;
+  /**
+   * True when `error` says the database cannot be reached or cannot take the statement right now
+   * (connection refused, ended or timed out; locked or full), as opposed to a fault in the
+   * statement: the request may succeed if retried later.
+   */
+  isUnavailable(error: unknown): boolean;
   /** Makes concurrent claimers (job runners on several nodes) take disjoint rows. */
   lockForClaim<QB extends Lockable<QB>>(qb: QB): QB;
 }
@@ -55,4 +62,16 @@ export interface ConnectOptions {
   readonly log?: KyselyConfig['log'];
   /** A pooled connection the server ended; the pool connects anew on next use. */
   readonly onError: (error: unknown) => void;
+}
+
+export interface SqliteConnectOptions extends Pick<ConnectOptions, 'log'> {
+  /** How long a write waits for another connection's write lock before SQLITE_BUSY. */
+  readonly busyTimeoutMs: number;
+  /** Reports a database file that had a wider mode than 0600 and was tightened. */
+  readonly onTightened: OnTightened;
+}
+
+export interface PostgresConnectOptions extends ConnectOptions {
+  /** How long a query waits for a connection (new or from the pool) before failing. */
+  readonly connectTimeoutMs: number;
 }

@@ -1,4 +1,5 @@
 import { type LogEvent, Migrator, sql } from 'kysely';
+import type { OnTightened } from '../private-files.js';
 import type { DatabaseAdapter, PoolStats } from './adapter.js';
 import { openPostgres, postgresDialect } from './adapters/postgres.js';
 import { openSqlite, sqliteDialect } from './adapters/sqlite.js';
@@ -34,11 +35,23 @@ export interface OpenOptions {
    * its caller and the pool connects anew on next use, so this is for the log.
    */
   onError?: (error: unknown) => void;
+  /** SQLite: how long a write waits for another connection's write lock before failing (5 s). */
+  busyTimeoutMs?: number;
+  /** PostgreSQL: how long a query waits for a connection, new or pooled, before failing (5 s). */
+  connectTimeoutMs?: number;
+  /** SQLite: reports a database file found with a wider mode than 0600, after tightening it. */
+  onTightened?: OnTightened;
 }
 
 /** Opens SQLite (`sqlite:<file>`, WAL) or PostgreSQL (`postgres://…`) behind one Kysely interface. */
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): DatabaseHandle {
-  const { onQuery, onError = () => {} } = options;
+  const {
+    onQuery,
+    onError = () => {},
+    busyTimeoutMs = 5_000,
+    connectTimeoutMs = 5_000,
+    onTightened = () => {},
+  } = options;
   let connectionErrors = 0;
   let statementErrors = 0;
   const log = (event: LogEvent) => {
@@ -50,8 +63,8 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     onError(error);
   };
   const { db, adapter, poolStats } = databaseUrl.startsWith('sqlite:')
-    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log })
-    : openPostgres(databaseUrl, { log, onError: onConnectionError });
+    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log, busyTimeoutMs, onTightened })
+    : openPostgres(databaseUrl, { log, onError: onConnectionError, connectTimeoutMs });
   return {
     db,
     adapter,
@@ -66,6 +79,14 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
  */
 export function isUniqueViolation(error: unknown): boolean {
   return sqliteDialect.isUniqueViolation(error) || postgresDialect.isUniqueViolation(error);
+}
+
+/**
+ * True when `error` means the database (either kind) cannot be reached or cannot take a statement
+ * right now, so the request may be retried: the HTTP layer answers 503 for it.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return sqliteDialect.isUnavailable(error) || postgresDialect.isUnavailable(error);
 }
 
 /** Runs pending migrations. Kysely's Migrator holds a lock, so nodes may start together. */

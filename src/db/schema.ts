@@ -199,6 +199,12 @@ export interface JobsTable {
   max_attempts: number;
   locked_by: string | null;
   locked_until: number | null;
+  /** Random per claim: only the run holding it may renew or finish the job. */
+  lease_token: string | null;
+  /** The workspace the job works for (null for installation-wide jobs): the unit of fairness. */
+  workspace_id: string | null;
+  /** Jobs sharing a lane run one at a time, oldest first (null: no ordering). */
+  lane: string | null;
   last_error: string | null;
   created_at: number;
   updated_at: number;
@@ -211,6 +217,8 @@ export interface OutboxEventsTable {
   /** JSON: the event's `data`. */
   payload: string;
   created_at: number;
+  /** When the event was expanded into webhook deliveries; null until then. */
+  dispatched_at: number | null;
 }
 
 export interface WebhooksTable {

@@ -1,6 +1,6 @@
 import type { Tx } from '../db/schema.js';
 import { newId } from '../ids.js';
-import { enqueueJob } from '../jobs/runner.js';
+import { enqueueJob } from '../jobs/queue.js';
 
 export const EMAIL_JOB = 'email.send' as const;
 export const EMAIL_MAX_ATTEMPTS = 10;
@@ -29,6 +29,7 @@ export async function queueInvitationEmail(
   await enqueueJob(tx, input.now, {
     kind: EMAIL_JOB,
     payload: { emailId: id },
+    workspaceId: input.workspaceId,
     maxAttempts: EMAIL_MAX_ATTEMPTS,
   });
   return id;

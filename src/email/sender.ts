@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db, InvitationsTable } from '../db/schema.js';
+import { type JobContext, LeaseLostError } from '../jobs/runner.js';
 import { invitationEmail } from './invitation-email.js';
 import type { Mailer } from './mailer.js';
 import { EMAIL_MAX_ATTEMPTS } from './outbox.js';
@@ -32,7 +33,10 @@ export function createEmailSender(deps: EmailSenderDeps) {
     }>,
   ) => db.updateTable('emails').set(set).where('id', '=', id).execute();
 
-  return async function sendEmail(payload: unknown, job: { attempt: number }): Promise<void> {
+  return async function sendEmail(
+    payload: unknown,
+    job: Pick<JobContext, 'attempt' | 'holdsLease'>,
+  ): Promise<void> {
     const emailId = (payload as { emailId?: unknown } | null)?.emailId;
     if (typeof emailId !== 'string') return;
     const email = await db.selectFrom('emails').selectAll().where('id', '=', emailId).executeTakeFirst();
@@ -58,6 +62,8 @@ export function createEmailSender(deps: EmailSenderDeps) {
       return;
     }
     const attempts = email.attempts + 1;
+    // Another node took the job over after its lease lapsed: that node sends, not this one.
+    if (!(await job.holdsLease())) throw new LeaseLostError();
     try {
       await mailer.send(
         invitationEmail({

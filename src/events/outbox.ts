@@ -12,8 +12,9 @@ export interface OutboxEvent {
 }
 
 /**
- * Runs inside the transaction of the change, so whatever it writes (webhook deliveries) exists
- * exactly when the change committed. Subscribers are wired by the composition root, so the outbox
+ * Runs inside the transaction of the change, so whatever it writes (the job that fans an event out
+ * to webhooks) exists exactly when the change committed. It should cost the same whatever it
+ * serves: it runs on the request path. Subscribers are wired by the composition root, so the outbox
  * knows none of them.
  */
 export type OutboxSubscriber = (tx: Tx, event: OutboxEvent) => Promise<unknown>;

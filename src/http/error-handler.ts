@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/database.js';
 import { AppError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { NO_BIDI_CONTROLS } from './schemas.js';
 
@@ -40,9 +41,21 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   429: 'rate_limited',
 };
 
+/** Seconds a client is told to wait before retrying while the database is unavailable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** 503 for a database that cannot be reached or cannot take a statement now (docs/errors.md). */
+export function databaseUnavailable(cause: unknown): AppError {
+  return new AppError('unavailable', 'The database cannot be reached right now; retry shortly', {
+    cause,
+    headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+  });
+}
+
 /** Turns anything thrown into an AppError; internals never reach the response. */
 export function toAppError(error: FastifyError | AppError | Error): AppError {
   if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return databaseUnavailable(error);
   const fastifyError = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(fastifyError.validation)) {
     const context = fastifyError.validationContext ?? 'body';
@@ -96,7 +109,9 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, appError
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error as FastifyError);
-    if (appError.status >= 500) {
+    if (appError.code === 'unavailable') {
+      request.log.warn({ err: appError.cause ?? error, request_id: request.id }, 'database unavailable');
+    } else if (appError.status >= 500) {
       request.log.error({ err: appError.cause ?? error, request_id: request.id }, 'request failed');
     }
     return sendError(request, reply, appError);

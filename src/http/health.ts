@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
+import { databaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './error-handler.js';
 import { errors } from './schemas.js';
 
 export interface HealthOptions {
@@ -12,7 +13,10 @@ export interface HealthOptions {
 
 const Health = Type.Object({ status: Type.String() }, { title: 'Health' });
 
-/** `/healthz`: the process answers. `/readyz`: migrated and the database reachable (load balancers). */
+/**
+ * `/healthz`: the process answers. `/readyz`: migrated and the database reachable (load balancers);
+ * 503 otherwise.
+ */
 export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { ready, ping }) => {
   const tags = ['operations'];
   app.get(
@@ -36,15 +40,20 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { rea
         summary: 'Whether this node can serve: migrated, and the database reachable',
         tags,
         security: [],
-        response: { 200: Health, ...errors(500, 503) },
+        response: { 200: Health, ...errors(503) },
       },
     },
     async () => {
-      if (!ready.migrated) throw new AppError('internal_error', 'Migrations have not run yet');
+      // Either way a load balancer should send traffic elsewhere for now, and try again.
+      if (!ready.migrated) {
+        throw new AppError('unavailable', 'Migrations have not run yet', {
+          headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+        });
+      }
       try {
         await ping();
       } catch (error) {
-        throw new AppError('internal_error', 'The database is not reachable', { cause: error });
+        throw databaseUnavailable(error);
       }
       return { status: 'ready' };
     },

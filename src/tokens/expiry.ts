@@ -70,22 +70,23 @@ export function createExpirySweep({
     const expired = await claimEach(
       'expired_recorded_at',
       await live('expired_recorded_at', now).execute(),
-      (tx, row, at) =>
-        Promise.all([
-          audit.record(tx, {
-            workspaceId: row.workspace_id,
-            event: 'token.expired',
-            actor: { type: 'system', id: null, name: 'tooken' },
-            target: { type: 'token', id: row.id, name: row.name },
-            meta: SYSTEM_META,
-          }),
-          outbox.emit(tx, {
-            workspaceId: row.workspace_id,
-            event: 'token.expired',
-            data: { ...tokenView(row, at), expired_at: new Date(row.expires_at ?? at).toISOString() },
-            at,
-          }),
-        ]),
+      // One statement at a time: a statement still running after a failed transaction's rollback
+      // would commit on its own.
+      async (tx, row, at) => {
+        await audit.record(tx, {
+          workspaceId: row.workspace_id,
+          event: 'token.expired',
+          actor: { type: 'system', id: null, name: 'tooken' },
+          target: { type: 'token', id: row.id, name: row.name },
+          meta: SYSTEM_META,
+        });
+        await outbox.emit(tx, {
+          workspaceId: row.workspace_id,
+          event: 'token.expired',
+          data: { ...tokenView(row, at), expired_at: new Date(row.expires_at ?? at).toISOString() },
+          at,
+        });
+      },
     );
     let expiring = 0;
     for (const [marker, days] of [

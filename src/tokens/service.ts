@@ -1,19 +1,19 @@
 import { sql } from 'kysely';
-import type { AuditService, Changes, RequestMeta } from '../audit/service.js';
-import { actorFor, SYSTEM_ACTOR, type SystemContext, type WorkspaceContext } from '../auth/context.js';
+import type { AuditService, RequestMeta } from '../audit/service.js';
+import { SYSTEM_ACTOR, type SystemContext, type WorkspaceContext } from '../auth/context.js';
 import { digest, generateSecret, hint } from '../auth/credentials.js';
 import { creatorOf } from '../auth/principal.js';
 import { type Clock, isoOrNull } from '../clock.js';
-import { commitAndNotify, type Notice, type Notifier } from '../cluster/notifier.js';
+import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
 import { isUniqueViolation } from '../db/database.js';
 import { decodeScopes } from '../db/json.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
-import type { Db, TokensTable, Tx } from '../db/schema.js';
+import type { Db, TokensTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
-import type { EventName } from '../events/catalog.js';
 import type { EventOutbox } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { settingsOf } from '../workspaces/settings.js';
+import { createTokenChanges, tokenChanged } from './changes.js';
 import {
   assertNoEscalation,
   assertNotOutlived,
@@ -69,12 +69,6 @@ export interface LiveCredential {
 /** A token as the API returns it once, with its secret. */
 export type TokenWithSecret = TokenView & { token: string };
 
-/** Every node's verify cache drops these secrets (a remembered miss, a revoked or rotated secret). */
-const tokenChanged = (digests: string[]): Notice => ({ type: 'token.changed', digests });
-
-/** Who acts on a token: a caller, or the system (a leak report has no caller). */
-type Acting = WorkspaceContext | SystemContext;
-
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export function createTokenService({
@@ -101,61 +95,7 @@ export function createTokenService({
     return row;
   };
 
-  /** The audit entry and the webhook event (which carries the token object) of one change. */
-  const record = (
-    tx: Tx,
-    ctx: Acting,
-    change: { event: EventName; row: TokensTable; at: number; meta: RequestMeta },
-    extra: Record<string, string>,
-    changes: Changes | null,
-  ) =>
-    Promise.all([
-      audit.record(tx, {
-        workspaceId: ctx.workspace.id,
-        event: change.event,
-        actor: actorFor(ctx),
-        target: { type: 'token', id: change.row.id, name: change.row.name },
-        changes,
-        meta: change.meta,
-      }),
-      outbox.emit(tx, {
-        workspaceId: ctx.workspace.id,
-        event: change.event,
-        data: { ...tokenView(change.row, change.at), ...extra },
-        at: change.at,
-      }),
-    ]);
-
-  const secretsOf = async (tx: Tx, tokenId: string) =>
-    (await tx.selectFrom('token_secrets').select('digest').where('token_id', '=', tokenId).execute()).map(
-      (s) => s.digest,
-    );
-
-  /** Marks a token revoked inside `tx` (taking its row lock); false when it already was. */
-  const markRevoked = async (tx: Tx, tokenId: string, now: number) => {
-    const updated = await tx
-      .updateTable('tokens')
-      .set({ revoked_at: now })
-      .where('id', '=', tokenId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(updated.numUpdatedRows) > 0;
-  };
-
-  /** The entry and event of a revocation just marked, and the notices for every node's caches. */
-  const recordRevoked = async (tx: Tx, by: Acting, row: TokensTable, now: number, meta: RequestMeta) => {
-    const revokedAt = new Date(now).toISOString();
-    // Expired tokens may be revoked too: the entry names the status really replaced.
-    const was = tokenStatus({ revokedAt: null, expiresAt: row.expires_at }, now);
-    await record(
-      tx,
-      by,
-      { event: 'token.revoked', row: { ...row, revoked_at: now }, at: now, meta },
-      { revoked_at: revokedAt },
-      { status: { from: was, to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
-    );
-    return [tokenChanged(await secretsOf(tx, row.id))];
-  };
+  const { record, secretsOf, markRevoked, recordRevoked } = createTokenChanges({ audit, outbox });
 
   return {
     async create(ctx, input, meta) {

@@ -4,8 +4,9 @@ import { unseal } from '../auth/sealing.js';
 import { type Clock, iso } from '../clock.js';
 import { decodeDeliveryAttempts, isJsonObject } from '../db/json.js';
 import type { Db, DeliveryAttempt, WebhooksTable } from '../db/schema.js';
+import { type JobContext, LeaseLostError } from '../jobs/runner.js';
 import { scheduleAttempt } from './dispatch.js';
-import { type SendResult, sendOnce } from './send.js';
+import { SEND_TIMEOUT_MS, type SendResult, sendOnce } from './send.js';
 import { standardSignatures, tookenSignature } from './signing.js';
 import { type Resolve, resolveSafeTarget, systemResolve } from './url-guard.js';
 
@@ -27,6 +28,8 @@ export interface DelivererDeps {
   send?: typeof sendOnce;
   /** Counts each attempt's outcome once it is recorded (for /metrics). */
   onOutcome?: (outcome: DeliveryOutcome) => void;
+  /** Bounds one attempt from name lookup to the end of the answer (10 s). */
+  timeoutMs?: number;
 }
 
 /** The secrets that sign now: the newest first, then the previous one during its 24 h overlap. */
@@ -38,10 +41,21 @@ export function liveSecrets(hook: WebhooksTable, serverKey: Buffer, now: number)
   return secrets;
 }
 
+/** Rejects after `ms` unless `work` settles first. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
 /**
  * The `webhook.deliver` job: one attempt of one delivery. The outcome is data on the delivery
  * (each attempt recorded); the next attempt is a new job at the retry schedule, so the job itself
- * only fails on internal errors.
+ * only fails on internal errors. The attempt is made only while the job's lease holds: checked
+ * (and renewed) just before the POST, and again in the transaction that records it, so an attempt
+ * taken over by another node after a lapsed lease is neither sent nor recorded twice.
  */
 export function createDeliverer(deps: DelivererDeps) {
   const { db, clock, audit, serverKey, allowPrivate } = deps;
@@ -49,8 +63,9 @@ export function createDeliverer(deps: DelivererDeps) {
   const random = deps.random ?? Math.random;
   const send = deps.send ?? sendOnce;
   const onOutcome = deps.onOutcome ?? (() => {});
+  const timeoutMs = deps.timeoutMs ?? SEND_TIMEOUT_MS;
 
-  return async function deliver(payload: unknown): Promise<void> {
+  return async function deliver(payload: unknown, job: JobContext): Promise<void> {
     if (!isJsonObject(payload)) return;
     const { deliveryId, due } = payload;
     if (typeof deliveryId !== 'string') return;
@@ -73,10 +88,13 @@ export function createDeliverer(deps: DelivererDeps) {
     if (hook.enabled === 0) {
       result = { statusCode: null, latencyMs: 0, error: 'endpoint is disabled', excerpt: null };
     } else {
+      const started = performance.now();
       try {
-        const target = await resolveSafeTarget(hook.url, allowPrivate, resolve);
+        const target = await within(resolveSafeTarget(hook.url, allowPrivate, resolve), timeoutMs);
         const secrets = liveSecrets(hook, serverKey, now);
         const timestamp = Math.floor(now / 1000);
+        if (!(await job.holdsLease())) throw new LeaseLostError();
+        const left = Math.max(1, timeoutMs - Math.round(performance.now() - started));
         result = await send(
           target,
           {
@@ -89,11 +107,13 @@ export function createDeliverer(deps: DelivererDeps) {
             'webhook-signature': standardSignatures(secrets, delivery.event_id, timestamp, delivery.body),
           },
           delivery.body,
+          { timeoutMs: left, signal: job.signal },
         );
       } catch (error) {
+        if (error instanceof LeaseLostError) throw error;
         result = {
           statusCode: null,
-          latencyMs: 0,
+          latencyMs: Math.round(performance.now() - started),
           error: error instanceof Error ? error.message : 'refused',
           excerpt: null,
         };
@@ -115,6 +135,7 @@ export function createDeliverer(deps: DelivererDeps) {
     const next = finished ? null : now + Math.round((delay ?? 0) * (0.9 + 0.2 * random()));
 
     await db.transaction().execute(async (tx) => {
+      if (!(await job.holdsLease(tx))) throw new LeaseLostError();
       await tx
         .updateTable('webhook_deliveries')
         .set({
@@ -126,7 +147,7 @@ export function createDeliverer(deps: DelivererDeps) {
         })
         .where('id', '=', delivery.id)
         .execute();
-      if (next !== null) await scheduleAttempt(tx, delivery.id, next);
+      if (next !== null) await scheduleAttempt(tx, delivery, next);
       if (hook.enabled === 0) return;
       if (ok) {
         if (hook.failing_since !== null) {

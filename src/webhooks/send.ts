@@ -4,7 +4,17 @@ import type { LookupFunction } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 
 export const SEND_TIMEOUT_MS = 10_000;
+/** Within the send timeout, how long the TCP connection may take to open. */
+export const CONNECT_TIMEOUT_MS = 5_000;
 const EXCERPT_BYTES = 1024;
+
+export interface SendOptions {
+  /** The whole exchange, from connecting to the end of the answer. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Cancels the request (the job running it lost its lease or passed its time limit). */
+  signal?: AbortSignal;
+}
 
 export interface SendResult {
   statusCode: number | null;
@@ -16,14 +26,16 @@ export interface SendResult {
 /**
  * One POST to an address already checked by the URL guard: the connection goes to exactly that
  * address (the hostname still names the TLS certificate), redirects are not followed, and the
- * whole exchange is cut at the timeout. Only the first 1 KiB of the answer is kept.
+ * exchange is cut when connecting takes too long, at the overall timeout, or when cancelled. Only
+ * the first 1 KiB of the answer is kept.
  */
 export function sendOnce(
   target: { url: URL; address: string; family: 4 | 6 },
   headers: Record<string, string>,
   body: string,
-  timeoutMs = SEND_TIMEOUT_MS,
+  options: SendOptions = {},
 ): Promise<SendResult> {
+  const { timeoutMs = SEND_TIMEOUT_MS, connectTimeoutMs = CONNECT_TIMEOUT_MS, signal } = options;
   const started = performance.now();
   const pinned: LookupFunction = (_hostname, options, callback) => {
     if ((options as { all?: boolean }).all) {
@@ -41,6 +53,8 @@ export function sendOnce(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(connectTimer);
+      signal?.removeEventListener('abort', cancel);
       resolve({ ...result, latencyMs: Math.round(performance.now() - started) });
     };
     const request = client.request(
@@ -76,6 +90,16 @@ export function sendOnce(
     const timer = setTimeout(() => {
       request.destroy(new Error(`timed out after ${timeoutMs} ms`));
     }, timeoutMs);
+    const connectTimer = setTimeout(() => {
+      request.destroy(new Error(`could not connect within ${connectTimeoutMs} ms`));
+    }, connectTimeoutMs);
+    request.on('socket', (socket) => {
+      if (socket.connecting) socket.once('connect', () => clearTimeout(connectTimer));
+      else clearTimeout(connectTimer);
+    });
+    const cancel = () => request.destroy(new Error('cancelled'));
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
     request.on('error', (error) =>
       finish({ statusCode: null, error: error.message.slice(0, 500), excerpt: null }),
     );

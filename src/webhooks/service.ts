@@ -6,7 +6,7 @@ import { seal } from '../auth/sealing.js';
 import type { Clock } from '../clock.js';
 import { decodeWebhookEvents } from '../db/json.js';
 import { type PageOf, type PageRequest, paginate } from '../db/paginate.js';
-import type { Db, WebhooksTable } from '../db/schema.js';
+import type { Db, Tx, WebhooksTable } from '../db/schema.js';
 import { AppError, badField, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { queueDelivery, scheduleAttempt } from './dispatch.js';
@@ -16,6 +16,7 @@ import { type Resolve, resolveSafeTarget, systemResolve, UnsafeUrlError } from '
 import { type DeliveryView, deliveryView, type WebhookView, webhookView } from './view.js';
 
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
+export const MAX_WEBHOOKS_PER_WORKSPACE = 20;
 
 export interface WebhookInput {
   url: string;
@@ -80,6 +81,28 @@ export function createWebhookService(deps: {
     }
   };
 
+  /** 409 when the workspace has its maximum of endpoints. */
+  const checkRoom = async (tx: Tx, workspaceId: string) => {
+    // Locks the workspace row until commit, so concurrent creates in one workspace count one after
+    // another on PostgreSQL (SQLite has a single writer).
+    await tx
+      .updateTable('workspaces')
+      .set((eb) => ({ name: eb.ref('name') }))
+      .where('id', '=', workspaceId)
+      .execute();
+    const { n } = await tx
+      .selectFrom('webhooks')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= MAX_WEBHOOKS_PER_WORKSPACE) {
+      throw new AppError(
+        'conflict',
+        `A workspace has at most ${MAX_WEBHOOKS_PER_WORKSPACE} webhooks; delete one before adding another`,
+      );
+    }
+  };
+
   const visible = (hook: WebhooksTable) => ({
     url: hook.url,
     description: hook.description,
@@ -119,6 +142,7 @@ export function createWebhookService(deps: {
         updated_at: now,
       };
       await db.transaction().execute(async (tx) => {
+        await checkRoom(tx, ctx.workspace.id);
         await tx.insertInto('webhooks').values(hook).execute();
         await audit.record(tx, {
           workspaceId: ctx.workspace.id,
@@ -277,7 +301,7 @@ export function createWebhookService(deps: {
           .set({ status: 'pending', next_attempt_at: now, updated_at: now })
           .where('id', '=', delivery.id)
           .execute();
-        await scheduleAttempt(tx, delivery.id, now);
+        await scheduleAttempt(tx, delivery, now);
       });
       return deliveryView({ ...delivery, status: 'pending', next_attempt_at: now, updated_at: now });
     },

@@ -5,6 +5,7 @@ import type { InvitationsTable } from '../../src/db/schema.js';
 import { newId } from '../../src/ids.js';
 import {
   addMember,
+  auditRows,
   bearer,
   createApiKey,
   createTestApp,
@@ -769,6 +770,64 @@ describe.each(dialects())('%s: accounts behind a trusted proxy', (dialect) => {
       payload: { email: session.user.email, password: PASSWORD },
     });
     expect(other.statusCode).toBe(200);
+  });
+});
+
+/**
+ * Trusted proxies as TOOKEN_TRUST_PROXY names them, and the X-Forwarded-For they send for a client
+ * that put a forged address of its own first: the proxy next to Tooken is the socket peer
+ * (127.0.0.1 in these requests), a proxy in front of it appends 10.0.0.2.
+ */
+const PROXY_SETUPS = [
+  { setting: 'true', chain: (forged: string, client: string) => `${forged}, ${client}` },
+  { setting: '1', chain: (forged: string, client: string) => `${forged}, ${client}` },
+  { setting: '2', chain: (forged: string, client: string) => `${forged}, ${client}, 10.0.0.2` },
+  {
+    setting: '127.0.0.1, 10.0.0.0/8',
+    chain: (forged: string, client: string) => `${forged}, ${client}, 10.0.0.2`,
+  },
+] as const;
+
+describe.each(
+  dialects().flatMap((dialect) =>
+    PROXY_SETUPS.map(({ setting, chain }) => [dialect, setting, chain] as const),
+  ),
+)('%s: client addresses with TOOKEN_TRUST_PROXY=%s', (dialect, setting, chain) => {
+  let t: TestApp;
+  let client = 0;
+  /** A client address no other test of this app used. */
+  const nextClient = () => `198.51.100.${++client}`;
+  beforeAll(async () => {
+    t = await createTestApp(dialect, { TOOKEN_TRUST_PROXY: setting });
+  });
+  afterAll(() => t.close());
+
+  it('throttles sign-ins by the address the trusted proxy saw, whatever the client put first', async () => {
+    const address = nextClient();
+    const attempt = (i: number, email = uniqueEmail('spoof'), password = 'wrong password') =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        headers: { 'x-forwarded-for': chain(`6.6.${i}.6`, address) },
+        payload: { email, password },
+      });
+    for (let i = 0; i < 20; i++) expect((await attempt(i)).statusCode).toBe(401);
+    const victim = await signup(t.app);
+    expect((await attempt(20, victim.user.email, PASSWORD)).statusCode).toBe(429);
+  });
+
+  it('records the address the trusted proxy saw in audit entries, not the one the client put first', async () => {
+    const address = nextClient();
+    const { session, ws } = await ownerWorkspace(t.app);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/v1/workspaces/${ws.slug}/api-keys`,
+      headers: { ...session.headers, 'x-forwarded-for': chain('6.6.6.6', address) },
+      payload: { name: 'behind proxies', kind: 'team' },
+    });
+    expect(res.statusCode).toBe(201);
+    const entries = await auditRows(t.services, ws.id, 'api_key.created');
+    expect(entries.map((entry) => entry.ip)).toEqual([address]);
   });
 });
 

@@ -1,9 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createNotifier, type Notice } from '../../src/cluster/notifier.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
-import { dialects, freshDatabase } from '../helpers.js';
+import { backendsGone, terminateBackends, watchProcessErrors } from '../faults.js';
+import {
+  bearer,
+  createTestApp,
+  dialects,
+  freshDatabase,
+  type Json,
+  json,
+  ownerWorkspace,
+  type TestApp,
+} from '../helpers.js';
 
 const onPostgres = dialects().includes('postgres');
 
@@ -29,20 +39,7 @@ describe.runIf(onPostgres)('postgres: connections that PostgreSQL ends', () => {
   const uncaught: unknown[] = [];
   const onUncaught = (error: unknown) => void uncaught.push(error);
 
-  /** Ends every session on the test database but the admin's own, as PostgreSQL's operator would. */
-  async function terminateBackends(): Promise<number> {
-    const admin = new pg.Client({ connectionString: process.env.TOOKEN_TEST_DATABASE_URL });
-    await admin.connect();
-    try {
-      const { rowCount } = await admin.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-        [name],
-      );
-      return rowCount ?? 0;
-    } finally {
-      await admin.end();
-    }
-  }
+  const terminate = async () => (await terminateBackends(name)).length;
 
   beforeAll(async () => {
     fresh = await freshDatabase('postgres');
@@ -63,7 +60,7 @@ describe.runIf(onPostgres)('postgres: connections that PostgreSQL ends', () => {
 
   it('reports an idle connection ended by the server, and the next query succeeds', async () => {
     await sql`select 1`.execute(database.db); // leaves one idle client in the pool
-    expect(await terminateBackends()).toBe(1);
+    expect(await terminate()).toBe(1);
     await eventually(() => reported.length + uncaught.length > 0);
     expect(uncaught).toEqual([]);
     expect(sqlState(reported[0])).toBe('57P01'); // admin_shutdown
@@ -75,7 +72,7 @@ describe.runIf(onPostgres)('postgres: connections that PostgreSQL ends', () => {
   it('fails only the transaction whose connection was ended, and the next query succeeds', async () => {
     const transaction = database.db.transaction().execute(async (tx) => {
       await sql`select 1`.execute(tx);
-      expect(await terminateBackends()).toBe(1);
+      expect(await terminate()).toBe(1);
       await eventually(() => reported.length + uncaught.length > 0);
       await sql`select 1`.execute(tx);
     });
@@ -93,17 +90,136 @@ describe.runIf(onPostgres)('postgres: connections that PostgreSQL ends', () => {
     notifier.subscribe((notice) => void heard.push(notice));
     await notifier.start();
     try {
-      expect(await terminateBackends()).toBe(1);
-      // Whatever was sent while it was deaf is lost: caches are dropped, on losing it and on regaining it.
-      await eventually(() => heard.filter((n) => n.type === 'reset').length >= 2);
+      expect(await terminate()).toBe(1);
+      // Whatever was sent while it was deaf is lost: caches are dropped once it hears again. Not
+      // on losing it: while the database is gone, cached entries are all a node can answer from.
+      await eventually(() => heard.some((n) => n.type === 'reset'));
       expect(uncaught).toEqual([]);
       expect(sqlState(reported[0])).toBe('57P01');
       const notice: Notice = { type: 'token.changed', digests: ['d1'] };
       await database.db.transaction().execute((tx) => notifier.publish(tx, notice));
       await eventually(() => heard.some((n) => n.type === 'token.changed'));
-      expect(heard.at(-1)).toEqual(notice);
+      expect(heard).toEqual([{ type: 'reset' }, notice]);
     } finally {
       await notifier.stop();
+    }
+  });
+});
+
+/** What a node answers while its database may be failing: anything but a 500. */
+const acceptable = (status: number) => (status >= 200 && status < 500) || status === 503;
+
+const unique = () => `token-${randomBytes(4).toString('hex')}`;
+
+describe.runIf(onPostgres)('postgres: two nodes while PostgreSQL keeps ending their connections', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let name: string;
+  beforeAll(async () => {
+    a = await createTestApp('postgres');
+    b = await createTestApp('postgres', {}, { databaseUrl: a.services.config.databaseUrl });
+    name = new URL(a.services.config.databaseUrl).pathname.slice(1);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  it('answers every request of a burst with 2xx, 4xx or 503, and both nodes answer normally afterwards', async () => {
+    const { key } = await ownerWorkspace(a.app, { key: 'team' });
+    const headers = bearer(key.key);
+    const issued: Json[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      issued.push(
+        json(
+          await a.app.inject({
+            method: 'POST',
+            url: '/v1/tokens',
+            headers,
+            payload: { name: `t${i}`, scopes: ['tokens:read'] },
+          }),
+        ),
+      );
+    }
+    const one = (i: number) => issued[i % issued.length] as Json;
+    const request = (node: TestApp, i: number) => {
+      switch (i % 5) {
+        case 0:
+          return node.app.inject({
+            method: 'POST',
+            url: '/v1/tokens',
+            headers,
+            payload: { name: `b${i}`, scopes: ['tokens:read'] },
+          });
+        case 1:
+          return node.app.inject({
+            method: 'POST',
+            url: '/v1/tokens/verify',
+            headers,
+            payload: { token: one(i).token },
+          });
+        case 2:
+          return node.app.inject({ method: 'GET', url: '/v1/tokens?per_page=5', headers });
+        case 3:
+          return node.app.inject({ method: 'GET', url: `/v1/tokens/${one(i).id}`, headers });
+        default:
+          return node.app.inject({
+            method: 'PATCH',
+            url: '/v1/settings',
+            headers,
+            payload: { name: `Burst ${i}` },
+          });
+      }
+    };
+
+    const watch = watchProcessErrors();
+    const statuses: { status: number; body: string }[] = [];
+    const ended: number[] = [];
+    let bursting = true;
+    try {
+      const workers = [a, b, a, b, a, b].map(async (node, w) => {
+        for (let i = 0; i < 30; i += 1) {
+          const res = await request(node, w * 30 + i);
+          statuses.push({ status: res.statusCode, body: res.body });
+        }
+      });
+      const terminator = (async () => {
+        while (bursting) {
+          ended.push(...(await terminateBackends(name)));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+      await Promise.all(workers).finally(() => {
+        bursting = false;
+      });
+      await terminator;
+      await backendsGone(ended);
+    } finally {
+      watch.stop();
+    }
+    expect(ended.length).toBeGreaterThan(0);
+    expect(statuses).toHaveLength(180);
+    expect(statuses.filter((s) => !acceptable(s.status))).toEqual([]);
+    expect(watch.errors).toEqual([]);
+
+    for (const node of [a, b]) {
+      expect((await node.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      const created = await node.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers,
+        payload: { name: unique(), scopes: ['tokens:read'] },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      for (const other of [a, b]) {
+        const res = await other.app.inject({
+          method: 'POST',
+          url: '/v1/tokens/verify',
+          headers,
+          payload: { token: json(created).token },
+        });
+        expect(json(res).code).toBe('VALID');
+      }
     }
   });
 });

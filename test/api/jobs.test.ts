@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createJobRunner } from '../../src/background.js';
-import { backoffMs, enqueueJob, JobRunner } from '../../src/jobs/runner.js';
+import { jobsPurge } from '../../src/jobs/purge.js';
+import { backoffMs, type EnqueueOptions, enqueueJob } from '../../src/jobs/queue.js';
+import { type JobContext, type JobDefinition, JobRunner } from '../../src/jobs/runner.js';
 import { createExpirySweep } from '../../src/tokens/expiry.js';
 import {
   auditRows as auditRowsIn,
@@ -345,5 +347,244 @@ describe.each(dialects())('%s: token expiry events', (dialect) => {
     expect(sweeps).toHaveLength(1);
     expect(ran.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     expect(await auditRows(ws.id, 'token.expired')).toHaveLength(1);
+  });
+});
+
+describe.each(dialects())('%s: the purge of finished jobs', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+  });
+  afterAll(() => t.close());
+
+  it('deletes done jobs after a week and dead ones after 30 days, and nothing else', async () => {
+    const { db } = t.services;
+    const kind = `test.purge.${dialect}`;
+    const rows: Record<string, string> = {};
+    const add = async (name: string, status: 'pending' | 'done' | 'dead', ageDays: number) => {
+      const id = await enqueueJob(db, t.clock.now(), { kind });
+      await db
+        .updateTable('jobs')
+        .set({ status, updated_at: t.clock.now() - ageDays * DAY })
+        .where('id', '=', id)
+        .execute();
+      rows[name] = id;
+    };
+    await add('old done', 'done', 8);
+    await add('recent done', 'done', 6);
+    await add('old dead', 'dead', 31);
+    await add('recent dead', 'dead', 29);
+    await add('old pending', 'pending', 60);
+    await jobsPurge(t.services)['jobs.purge'].run(null, {
+      id: 'purge',
+      attempt: 1,
+      signal: new AbortController().signal,
+      holdsLease: async () => true,
+    });
+    const left = await db.selectFrom('jobs').select('id').where('kind', '=', kind).execute();
+    const names = Object.entries(rows)
+      .filter(([, id]) => left.some((row) => row.id === id))
+      .map(([name]) => name);
+    expect(names.sort()).toEqual(['old pending', 'recent dead', 'recent done']);
+  });
+});
+
+describe.each(dialects())('%s: leases, concurrency and fairness', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+  });
+  afterAll(() => t.close());
+
+  let kinds = 0;
+  const newKind = (name: string) => `test.${name}.${dialect}.${++kinds}`;
+
+  /** A handler that records what started and waits until the test opens its gate. */
+  function gated() {
+    const entered: unknown[] = [];
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    return {
+      entered,
+      open: () => open(),
+      run: async (payload: unknown) => {
+        entered.push(payload);
+        await gate;
+      },
+    };
+  }
+
+  const make = (
+    jobs: Record<string, JobDefinition>,
+    options: Partial<ConstructorParameters<typeof JobRunner>[0]> = {},
+  ) =>
+    new JobRunner({
+      db: t.services.db,
+      adapter: t.database.adapter,
+      clock: t.clock.now,
+      logger: silent,
+      jobs,
+      nodeId: 'node-a',
+      ...options,
+    });
+  const enqueue = (kind: string, options: Partial<EnqueueOptions> = {}) =>
+    enqueueJob(t.services.db, t.clock.now(), { kind, ...options });
+  const jobRow = (id: string) =>
+    t.services.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const statuses = async (kind: string) =>
+    (await t.services.db.selectFrom('jobs').select('status').where('kind', '=', kind).execute())
+      .map((r) => r.status)
+      .sort();
+
+  it('runs the jobs it claims at the same time, up to its concurrency', async () => {
+    const kind = newKind('concurrent');
+    for (let i = 0; i < 5; i++) await enqueue(kind, { payload: i });
+    const g = gated();
+    const r = make({ [kind]: { run: g.run } }, { concurrency: 3 });
+    const running = r.runDue();
+    await vi.waitFor(() => expect(g.entered).toHaveLength(3));
+    expect(await statuses(kind)).toEqual(['pending', 'pending', 'running', 'running', 'running']);
+    g.open();
+    expect(await running).toBe(3);
+    expect(await r.runDue()).toBe(2);
+    expect(await statuses(kind)).toEqual(['done', 'done', 'done', 'done', 'done']);
+  });
+
+  it("takes at most its per-workspace share of one workspace's jobs, so another workspace is not held up", async () => {
+    const kind = newKind('fair');
+    for (let i = 0; i < 4; i++) await enqueue(kind, { payload: `slow-${i}`, workspaceId: 'ws_slow' });
+    t.clock.advance(1000);
+    await enqueue(kind, { payload: 'fast', workspaceId: 'ws_fast' });
+    const g = gated();
+    const fast: unknown[] = [];
+    const run = async (payload: unknown) => (payload === 'fast' ? void fast.push(payload) : g.run(payload));
+    const r = make({ [kind]: { run } }, { concurrency: 10, perWorkspace: 2 });
+    const running = r.runDue();
+    await vi.waitFor(() => expect(fast).toEqual(['fast']));
+    await vi.waitFor(() => expect(g.entered).toHaveLength(2));
+    g.open();
+    expect(await running).toBe(3);
+    expect(await r.runDue()).toBe(2);
+  });
+
+  it('runs the jobs of one lane one at a time, oldest first, on any number of runners', async () => {
+    const kind = newKind('lane');
+    const start = t.clock.now();
+    for (const i of [2, 0, 1]) await enqueue(kind, { payload: i, lane: 'endpoint-1', runAt: start - 10 + i });
+    await enqueue(kind, { payload: 'other lane', lane: 'endpoint-2' });
+    const seen: unknown[] = [];
+    const g = gated();
+    const run = async (payload: unknown) => {
+      seen.push(payload);
+      if (payload === 0) await g.run(payload);
+    };
+    const a = make({ [kind]: { run } }, { concurrency: 10 });
+    const b = make({ [kind]: { run } }, { concurrency: 10, nodeId: 'node-b' });
+    const first = a.runDue();
+    await vi.waitFor(() => expect(g.entered).toEqual([0]));
+    expect(await b.runDue()).toBe(0); // the lane is busy on node-a; the other lane was taken with its head
+    g.open();
+    expect(await first).toBe(2);
+    expect(await b.runDue()).toBe(1);
+    expect(await a.runDue()).toBe(1);
+    expect(await a.runDue()).toBe(0);
+    expect(seen.filter((p) => p !== 'other lane')).toEqual([0, 1, 2]);
+  });
+
+  it('renews the lease of a running job, so no other runner takes it however long it runs', async () => {
+    const kind = newKind('heartbeat');
+    const id = await enqueue(kind);
+    const g = gated();
+    const a = make({ [kind]: { run: g.run } }, { leaseMs: 1000, heartbeatMs: 10 });
+    const others: unknown[] = [];
+    const b = make({ [kind]: { run: async (p) => void others.push(p) } }, { nodeId: 'node-b' });
+    const running = a.runDue();
+    await vi.waitFor(() => expect(g.entered).toHaveLength(1));
+    for (let i = 0; i < 3; i++) {
+      t.clock.advance(900);
+      const renewedTo = t.clock.now() + 1000;
+      await vi.waitFor(async () => expect((await jobRow(id)).locked_until).toBe(renewedTo));
+      expect(await b.runDue()).toBe(0);
+    }
+    g.open();
+    await running;
+    expect(others).toEqual([]);
+    expect((await jobRow(id)).status).toBe('done');
+  });
+
+  it('finishes a job only under the lease it ran with: a run that lost it changes nothing', async () => {
+    const kind = newKind('token');
+    const id = await enqueue(kind);
+    const gates = [gated(), gated()];
+    const held: boolean[] = [];
+    let runs = 0;
+    const run = async (payload: unknown, job: JobContext) => {
+      const mine = gates[runs++] as ReturnType<typeof gated>;
+      await mine.run(payload);
+      held.push(await job.holdsLease());
+      if (held.length === 1) throw new Error('the first run fails late');
+    };
+    const a = make({ [kind]: { run } }, { leaseMs: 1000, heartbeatMs: 60_000 });
+    const first = a.runDue();
+    await vi.waitFor(() => expect(gates[0]?.entered).toHaveLength(1));
+    t.clock.advance(1001); // the lease lapses (a long pause) and the same node claims the job again
+    const second = a.runDue();
+    await vi.waitFor(() => expect(gates[1]?.entered).toHaveLength(1));
+    gates[0]?.open();
+    await first;
+    let row = await jobRow(id);
+    expect(row).toMatchObject({ status: 'running', locked_by: 'node-a', attempts: 2, last_error: null });
+    gates[1]?.open();
+    await second;
+    row = await jobRow(id);
+    expect(row).toMatchObject({ status: 'done', attempts: 2 });
+    expect(held).toEqual([false, true]);
+  });
+
+  it('cuts a job off at its time limit: its signal is aborted and it is retried later', async () => {
+    const kind = newKind('timeout');
+    const id = await enqueue(kind, { maxAttempts: 3 });
+    const reasons: unknown[] = [];
+    const run = (_payload: unknown, job: JobContext) =>
+      new Promise<void>((resolve) => {
+        job.signal.addEventListener('abort', () => {
+          reasons.push(job.signal.reason);
+          resolve();
+        });
+      });
+    const r = make({ [kind]: { run, timeoutMs: 50 } });
+    expect(await r.runDue()).toBe(1);
+    expect(reasons).toHaveLength(1);
+    const row = await jobRow(id);
+    expect(row).toMatchObject({ status: 'pending', attempts: 1, locked_by: null });
+    expect(row.last_error).toMatch(/time limit/);
+  });
+
+  it('claims only the kinds it can run (a node of another version leaves the rest alone)', async () => {
+    const kind = newKind('unknown');
+    const id = await enqueue(kind);
+    const r = make({ [newKind('known')]: { run: async () => {} } });
+    expect(await r.runDue()).toBe(0);
+    expect(await jobRow(id)).toMatchObject({ status: 'pending', attempts: 0, locked_by: null });
+  });
+
+  it('waits for the jobs it runs when stopped', async () => {
+    const kind = newKind('stop');
+    const id = await enqueue(kind);
+    const g = gated();
+    const r = make({ [kind]: { run: g.run } }, { pollMs: 5 });
+    await r.start();
+    await vi.waitFor(() => expect(g.entered).toHaveLength(1));
+    let stopped = false;
+    const stopping = r.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    g.open();
+    await stopping;
+    expect((await jobRow(id)).status).toBe('done');
   });
 });

@@ -6,6 +6,7 @@ import {
   bearer,
   createTestApp,
   dialects,
+  expandEvents,
   expectError,
   type Json,
   json,
@@ -171,6 +172,8 @@ describe.each(dialects())('%s: leaked-secret reports', (dialect) => {
         target: { type: 'token', id: token.id },
       });
       expect(await outboxRows(t.services, ws.id, 'token.revoked')).toHaveLength(1);
+      // Each committed event becomes its deliveries moments after commit.
+      await expandEvents(t);
       const deliveries = await t.services.db
         .selectFrom('webhook_deliveries')
         .select('event')

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/auth/credentials.js';
 import { createJobRunner } from '../../src/background.js';
 import { iso } from '../../src/clock.js';
-import { enqueueJob, type JobRunner } from '../../src/jobs/runner.js';
+import { enqueueJob } from '../../src/jobs/queue.js';
+import type { JobRunner } from '../../src/jobs/runner.js';
 import { RETRY_DELAYS_MS } from '../../src/webhooks/deliver.js';
 import {
   bearer,

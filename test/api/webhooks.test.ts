@@ -238,6 +238,25 @@ describe.each(dialects())('%s: webhook endpoints', (dialect) => {
       expect(entries[0]).toMatchObject({ target: { type: 'webhook', id: hook.id, name: hook.url } });
     });
 
+    it('allows 20 endpoints per workspace and answers 409 for the 21st, with nothing written', async () => {
+      const { admin, create, audit } = await setup();
+      for (let i = 0; i < 20; i++) await create();
+      const refused = await request(admin, 'POST', '/webhooks', {
+        url: hookUrl(),
+        events: ['token.created'],
+      });
+      expect(expectError(refused, 409, 'conflict').message).toMatch(/20/);
+      expect(json(await request(admin, 'GET', '/webhooks')).meta.total).toBe(20);
+      expect(await audit('webhook.created')).toHaveLength(20);
+      // Another workspace has its own 20.
+      const other = await setup();
+      await other.create();
+      // Deleting one makes room again.
+      const [last] = json(await request(admin, 'GET', '/webhooks?per_page=1')).data as Json[];
+      expect((await request(admin, 'DELETE', `/webhooks/${last?.id}`)).statusCode).toBe(204);
+      await create();
+    });
+
     it('audits webhook.created with the acting credential', async () => {
       const { owner, key, admin, create, audit, session } = await setup();
       const viaKey = await create(admin);

@@ -1275,15 +1275,6 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Something went wrong on the server (`internal_error`) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
             /** @description The database cannot be reached; retry after `Retry-After` (`unavailable`) */
             503: {
                 headers: {

@@ -1,9 +1,22 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
-import type { ConnectOptions, DialectAdapter, OpenedDatabase } from '../adapter.js';
+import {
+  type DatabaseConnection,
+  Kysely,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely';
+import { createPrivateDir, ensurePrivateFile, tightenFile } from '../../private-files.js';
+import type { DialectAdapter, OpenedDatabase, SqliteConnectOptions } from '../adapter.js';
+import { codeOf, errorChain } from '../error-causes.js';
 import type { Database } from '../schema.js';
+
+/**
+ * Result codes of a database that cannot take the statement now: another connection holds the
+ * write lock past the busy timeout, the disk is full, or the disk failed a read or write.
+ */
+const UNAVAILABLE_CODE = /^SQLITE_(BUSY|BUSY_[A-Z]+|FULL|IOERR|IOERR_[A-Z_]+)$/;
 
 export const sqliteDialect: DialectAdapter = {
   name: 'sqlite',
@@ -16,25 +29,59 @@ export const sqliteDialect: DialectAdapter = {
     const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
   },
+  isUnavailable: (error) => errorChain(error).some((e) => UNAVAILABLE_CODE.test(codeOf(e) ?? '')),
   // SQLite has a single writer and no lock clause: a claim's UPDATE already excludes other claimers.
   lockForClaim: (qb) => qb,
 };
 
 /** Opens `file` (or `:memory:`) in WAL mode behind Kysely. */
-export function openSqlite(file: string, options: Pick<ConnectOptions, 'log'>): OpenedDatabase {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+export function openSqlite(file: string, options: SqliteConnectOptions): OpenedDatabase {
+  const onDisk = file !== ':memory:';
+  // Password hashes, emails and audit entries: only the owner may read the files. SQLite gives the
+  // WAL and shared-memory files it creates the database file's mode, so the database is created
+  // 0600 before SQLite opens it; files left with wider modes are tightened.
+  const companions = [`${file}-wal`, `${file}-shm`];
+  if (onDisk) {
+    createPrivateDir(path.dirname(file));
+    ensurePrivateFile(file, options.onTightened);
+    for (const companion of companions) tightenFile(companion, options.onTightened);
+  }
   const connection = new SQLite(file);
   connection.pragma('journal_mode = WAL');
+  if (onDisk) for (const companion of companions) tightenFile(companion, options.onTightened);
   // FULL syncs the write-ahead log at every commit. NORMAL would be faster, but a power loss or an
   // OS crash could then roll back the last commits the API had already acknowledged.
   connection.pragma('synchronous = FULL');
-  connection.pragma('busy_timeout = 5000');
+  connection.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
   connection.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
+    dialect: new RollbackOnlyOpenDialect({ database: withStatementCache(connection) }),
     ...(options.log ? { log: options.log } : {}),
   });
   return { db, adapter: { ...sqliteDialect, listenUrl: null }, poolStats: null };
+}
+
+/**
+ * SQLite ends a transaction by itself on some errors (a full disk, an I/O error). Kysely then
+ * sends ROLLBACK, which fails ("no transaction is active") and replaces the error that mattered:
+ * a rollback is sent only while a transaction is open.
+ */
+class RollbackOnlyOpenDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig & { database: SQLite.Database };
+
+  constructor(config: SqliteDialectConfig & { database: SQLite.Database }) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): SqliteDriver {
+    const database = this.#config.database;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+        if (database.inTransaction) await super.rollbackTransaction(connection);
+      }
+    })(this.#config);
+  }
 }
 
 const STATEMENT_CACHE_SIZE = 500;

@@ -4,6 +4,7 @@ import * as tokensJobs from './002-tokens-jobs.js';
 import * as invitationsEmail from './003-invitations-email.js';
 import * as webhooks from './004-webhooks.js';
 import * as auditAnchor from './005-audit-anchor.js';
+import * as jobFairness from './006-job-fairness.js';
 
 /** Migrations are listed here (not read from disk) so they work from `src` and from `dist`. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-invitations-email': invitationsEmail,
   '004-webhooks': webhooks,
   '005-audit-anchor': auditAnchor,
+  '006-job-fairness': jobFairness,
 };
 
 export const migrationProvider: MigrationProvider = {
