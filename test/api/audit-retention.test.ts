@@ -1,5 +1,8 @@
+import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRetentionPurge } from '../../src/audit/retention.js';
+import { verifyChain } from '../../src/audit/verify-chain.js';
+import { openDatabase } from '../../src/db/database.js';
 import { createJobRunner } from '../../src/background.js';
 import {
   auditRows,
@@ -136,6 +139,44 @@ describe.each(dialects())('%s: audit retention', (dialect) => {
     expect(purged).toBe(7_002);
     for (const report of reports) expect(report.ok, JSON.stringify(report)).toBe(true);
     expect(await verify(reader)).toStrictEqual({ ok: true, checked: 2 });
+  });
+
+  it('is no break when retention cuts past entries a walk has read but not yet checked', async () => {
+    const { ws, ownerKey, reader } = await workspace('Overtaken');
+    const purge = createRetentionPurge(t.services);
+    await seedChain(t, ws.id, 2_500);
+    t.clock.advance(DAY);
+    await seedChain(t, ws.id, 2_500);
+    t.clock.advance(10 * DAY);
+    await patchSettings(ownerKey, { audit_log_retention_days: 10 });
+    // The walk reads 1,000 entries at a time. Retention cuts the first seeded day after the walk's
+    // first read, and the second day after its second read: the entries of that read are gone, and
+    // the chain's anchor has moved past them, by the time the walk checks them.
+    let reads = 0;
+    const overtaken: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        if (args.result.rows[0] !== undefined && 'prev_hash' in args.result.rows[0]) {
+          reads += 1;
+          if (reads === 1) await purge();
+          if (reads === 2) {
+            t.clock.advance(DAY);
+            await purge();
+          }
+        }
+        return args.result;
+      },
+    };
+    // Its own connection, as a request's walk would have: the purge runs while the walk holds it.
+    const walker = openDatabase(t.services.config.databaseUrl);
+    try {
+      const report = await verifyChain(walker.db.withPlugin(overtaken), ws.id);
+      expect(report.ok, JSON.stringify(report)).toBe(true);
+      expect(reads).toBe(3);
+    } finally {
+      await walker.close();
+    }
+    expect(await verify(reader)).toStrictEqual({ ok: true, checked: 1 });
   });
 
   it('runs as the audit.retention job, one runner at a time, reading the setting on every run', async () => {
