@@ -40,6 +40,18 @@ async function readHead(db: Db, workspaceId: string): Promise<Head> {
 const follows = (row: { seq: number; prev_hash: string }, link: Link) =>
   row.seq === link.seq + 1 && row.prev_hash === link.hash;
 
+/** Whether any entry at or before `seq` is still stored: after retention cut through `seq`, none may be. */
+async function anyEntryThrough(db: Db, workspaceId: string, seq: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('audit_log')
+    .select('seq')
+    .where('workspace_id', '=', workspaceId)
+    .where('seq', '<=', seq)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * Walks a workspace's retained chain oldest first (docs/audit.md#hash-chain). The oldest retained
  * entry must follow the anchor that retention recorded when it last cut the chain (the genesis
@@ -55,14 +67,23 @@ export async function verifyChain(db: Db, workspaceId: string): Promise<ChainRep
   let head = start;
   let checked = 0;
   let previous: { id: string; seq: number; hash: string } | null = null;
+  // Where retention cut the chain while the walk ran, past entries the walk had already read.
+  let cutThrough = 0;
   for await (const entry of walkAscending(db, workspaceId, {})) {
     const row = { seq: Number(entry.seq), prev_hash: entry.prev_hash };
+    if (row.seq <= cutThrough) continue;
     // Appended while walking: vouched for by the head as it is now.
     if (row.seq > head.seq) head = await readHead(db, workspaceId);
     let linked = follows(row, previous ?? head.anchor);
     if (!linked) {
-      // Retention may have cut the chain while walking, ahead of the walk: then this entry follows its new anchor.
+      // Retention may have cut the chain while walking, ahead of the walk: then this entry follows
+      // its new anchor; or the cut passed this entry after the walk read it, and it is gone by now
+      // with everything before it (an entry left behind the cut was not removed by retention).
       head = await readHead(db, workspaceId);
+      if (row.seq <= head.anchor.seq && !(await anyEntryThrough(db, workspaceId, head.anchor.seq))) {
+        cutThrough = head.anchor.seq;
+        continue;
+      }
       linked = follows(row, head.anchor);
     }
     const vouched = row.seq < head.seq || (row.seq === head.seq && entry.hash === head.hash);
