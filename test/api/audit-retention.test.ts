@@ -2,8 +2,8 @@ import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRetentionPurge } from '../../src/audit/retention.js';
 import { verifyChain } from '../../src/audit/verify-chain.js';
-import { openDatabase } from '../../src/db/database.js';
 import { createJobRunner } from '../../src/background.js';
+import { openDatabase } from '../../src/db/database.js';
 import {
   auditRows,
   chainHelpers,
