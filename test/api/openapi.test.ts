@@ -1,22 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Json, json, type TestApp } from '../helpers.js';
 
+let t: TestApp;
+let doc: Json;
+
+beforeAll(async () => {
+  t = await createTestApp('sqlite');
+  doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
+});
+afterAll(() => t.close());
+
+/** Every operation of the live document, with its path and method. */
+const operations = () =>
+  Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({
+      path,
+      method,
+      name: `${method} ${path}`,
+      operation,
+    })),
+  );
+
 /** The OpenAPI document as code generators read it: every parameter belongs to its path. */
 describe('the OpenAPI document', () => {
-  let t: TestApp;
-  let doc: Json;
-
-  beforeAll(async () => {
-    t = await createTestApp('sqlite');
-    doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
-  });
-  afterAll(() => t.close());
-
-  const operations = () =>
-    Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([path, item]) =>
-      Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
-    );
-
   it('declares exactly the path parameters its path has, and no other', () => {
     const mismatched: string[] = [];
     for (const { path, method, operation } of operations()) {
@@ -46,19 +52,6 @@ describe('the OpenAPI document', () => {
 });
 
 describe('the OpenAPI document for code generators', () => {
-  let t: TestApp;
-  let doc: Json;
-  beforeAll(async () => {
-    t = await createTestApp('sqlite');
-    doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
-  });
-  afterAll(() => t.close());
-
-  const operations = () =>
-    Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([path, item]) =>
-      Object.entries(item).map(([method, operation]) => ({ name: `${method} ${path}`, operation })),
-    );
-
   it('names, summarises and tags every operation, with unique ids', () => {
     const ids = operations().map(({ operation }) => operation.operationId);
     expect(operations().filter(({ operation }) => !operation.summary || !operation.tags?.length)).toEqual([]);
