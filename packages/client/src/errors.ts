@@ -27,6 +27,21 @@ export class TookenUnreachableError extends Error {
   }
 }
 
+/**
+ * An in-process verifier could not get an answer it may serve: the server is unreachable or
+ * unavailable and no cached answer may be used. Fail closed: treat the request as unauthenticated
+ * (middleware answers 503).
+ */
+export class TookenUnavailableError extends Error {
+  override readonly name = 'TookenUnavailableError';
+  constructor(
+    message = 'Tooken is unavailable and no cached answer may be served',
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The error a failed response carries, whatever its body. */
 export async function errorFrom(response: Response, body: unknown): Promise<TookenError> {
   const requestId = response.headers.get('x-request-id');

@@ -15,5 +15,5 @@ export {
   type Webhook,
   type Workspace,
 } from './client.js';
-export { TookenError, TookenUnreachableError } from './errors.js';
+export { TookenError, TookenUnavailableError, TookenUnreachableError } from './errors.js';
 export type { components, operations, paths } from './openapi.js';
