@@ -1,0 +1,107 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createClient,
+  remoteVerifier,
+  type TokenVerifier,
+  type TookenMiddlewareOptions,
+} from '@tooken/client';
+import type { DialectName } from '../../src/db/database.js';
+import { createTestApp, ownerWorkspace, type TestApp } from '../helpers.js';
+
+/** The scopes each protected route of the test apps requires. */
+export const ROUTES = {
+  '/orders': ['orders:read'],
+  '/admin': ['orders:write', 'orders:admin'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** A framework's app, protected by the middleware, listening on 127.0.0.1. */
+export interface ProtectedApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an app whose routes in `ROUTES` each answer `{token}` (what the middleware attached)
+ * behind the middleware made from `options(scopes)`.
+ */
+export type Serve = (
+  options: (scopes: readonly string[]) => TookenMiddlewareOptions,
+) => Promise<ProtectedApp>;
+
+/** A real Tooken server over HTTP with one token of each kind the scenarios present. */
+export interface TookenFixture {
+  t: TestApp;
+  baseUrl: string;
+  verifier: TokenVerifier;
+  secrets: { valid: string; revoked: string; expired: string };
+  /** The valid token as the server lists it. */
+  valid: {
+    id: string;
+    name: string;
+    scopes: string[];
+    metadata: Record<string, unknown>;
+    expires_at: string | null;
+  };
+  /** Stops the Tooken server's listener (connections refused from then on). */
+  stop(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function tookenFixture(dialect: DialectName): Promise<TookenFixture> {
+  const t = await createTestApp(dialect);
+  const baseUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const { key, ws, session } = await ownerWorkspace(t.app, { key: 'team' });
+  // Only the Owner may define the workspace's custom scopes.
+  const settings = await t.app.inject({
+    method: 'PATCH',
+    url: `/v1/workspaces/${ws.slug}/settings`,
+    headers: session.headers,
+    payload: { custom_scopes: Object.values(ROUTES).flat() },
+  });
+  if (settings.statusCode !== 200) throw new Error(`settings failed: ${settings.body}`);
+  const admin = createClient({ baseUrl, apiKey: key.key });
+  const valid = await admin.tokens.create({
+    name: 'orders-service',
+    scopes: ['orders:read'],
+    metadata: { team: 'orders', tier: 2 },
+  });
+  const revoked = await admin.tokens.create({ name: 'revoked', scopes: ['orders:read'] });
+  await admin.tokens.revoke(revoked.id);
+  const expiresAt = new Date(t.clock.now() + 3_600_000).toISOString();
+  const expired = await admin.tokens.create({
+    name: 'expired',
+    scopes: ['orders:read'],
+    expires_at: expiresAt,
+  });
+  t.clock.advance(2 * 3_600_000);
+  return {
+    t,
+    baseUrl,
+    verifier: remoteVerifier({ baseUrl, apiKey: key.key }),
+    secrets: { valid: valid.token, revoked: revoked.token, expired: expired.token },
+    valid: {
+      id: valid.id,
+      name: valid.name,
+      scopes: valid.scopes,
+      metadata: valid.metadata,
+      expires_at: valid.expires_at,
+    },
+    // Closing a Fastify app twice is harmless, so `close()` still works after `stop()`.
+    stop: () => t.app.close(),
+    close: () => t.close(),
+  };
+}
+
+/** The URL of a node server listening on 127.0.0.1, and a close that ends its connections too. */
+export function served(server: Server): ProtectedApp {
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

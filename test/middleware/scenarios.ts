@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, type Json } from '../helpers.js';
+import { type ProtectedApp, type Serve, type TookenFixture, tookenFixture } from './fixture.js';
+
+/**
+ * The same requests against any framework's protected app, on each database: what the handler
+ * sees for a valid token, and every refusal's status, challenge and body.
+ */
+export function middlewareScenarios(framework: string, serve: Serve): void {
+  describe.each(dialects())(`%s: ${framework} middleware`, (dialect) => {
+    let tooken: TookenFixture;
+    let app: ProtectedApp;
+
+    beforeAll(async () => {
+      tooken = await tookenFixture(dialect);
+      app = await serve((scopes) => ({ verifier: tooken.verifier, scopes }));
+    });
+    afterAll(async () => {
+      await app?.close();
+      await tooken?.close();
+    });
+
+    const get = (path: string, authorization?: string) =>
+      fetch(`${app.url}${path}`, authorization === undefined ? {} : { headers: { authorization } });
+
+    const expectRefusal = async (res: Response, status: number, error: string) => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = (await res.json()) as Json;
+      expect(body).toMatchObject({ error, status });
+      expect(typeof body.message).toBe('string');
+      expect(JSON.stringify(body)).not.toContain('tkn_');
+      return body;
+    };
+
+    it('lets a valid token through and hands its id, name, scopes and metadata to the handler', async () => {
+      const res = await get('/orders', `Bearer ${tooken.secrets.valid}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as Json).token).toEqual({
+        ...tooken.valid,
+        external_id: null,
+      });
+      expect(tooken.valid.metadata).toEqual({ team: 'orders', tier: 2 });
+    });
+
+    it('takes the scheme in any case', async () => {
+      const res = await get('/orders', `bEARER ${tooken.secrets.valid}`);
+      expect(res.status).toBe(200);
+    });
+
+    it('answers a request without credentials with 401 and a bare Bearer challenge', async () => {
+      const res = await get('/orders');
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      await expectRefusal(res, 401, 'unauthorized');
+    });
+
+    it.each([
+      ['garbage', 'garbage'],
+      ['another scheme', 'Basic b3JkZXJzOnNlY3JldA=='],
+      ['a scheme without credential', 'Bearer'],
+      ['two credentials', 'Bearer tkn_a tkn_b'],
+      ['a well-formed unknown secret', 'Bearer tkn_000000000000000000000000000000000000'],
+    ])('answers %s with 401 invalid_token', async (_case, authorization) => {
+      const res = await get('/orders', authorization);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+      await expectRefusal(res, 401, 'invalid_token');
+    });
+
+    it('answers a revoked token and an expired one with 401 invalid_token', async () => {
+      for (const secret of [tooken.secrets.revoked, tooken.secrets.expired]) {
+        const res = await get('/orders', `Bearer ${secret}`);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+        await expectRefusal(res, 401, 'invalid_token');
+      }
+    });
+
+    it('answers a token without the route’s scopes with 403 insufficient_scope naming them', async () => {
+      const res = await get('/admin', `Bearer ${tooken.secrets.valid}`);
+      expect(res.headers.get('www-authenticate')).toBe(
+        'Bearer error="insufficient_scope", scope="orders:write orders:admin"',
+      );
+      await expectRefusal(res, 403, 'insufficient_scope');
+    });
+
+    // Last: it stops the Tooken server.
+    it('answers 503 with Retry-After when Tooken is down', async () => {
+      await tooken.stop();
+      const res = await get('/orders', `Bearer ${tooken.secrets.valid}`);
+      expect(res.headers.get('retry-after')).toBe('5');
+      await expectRefusal(res, 503, 'unavailable');
+    });
+  });
+}
