@@ -1,14 +1,14 @@
 import type { Server } from 'node:http';
 import { tookenExpress } from '@tooken/client';
 import express from 'express';
-import { ROUTES, type Serve, served } from './fixture.js';
+import { type Serve, served } from './fixture.js';
 import { middlewareScenarios } from './scenarios.js';
 
 /** An Express 5 app: each route behind `tookenExpress`, answering what it found on `req.tooken`. */
-const serve: Serve = async (options) => {
+const serve: Serve = async (routes) => {
   const app = express();
-  for (const [path, scopes] of Object.entries(ROUTES)) {
-    app.get(path, tookenExpress(options(scopes)), (req, res) => {
+  for (const [path, options] of Object.entries(routes)) {
+    app.get(path, tookenExpress(options), (req, res) => {
       res.json({ token: req.tooken });
     });
   }

@@ -10,10 +10,13 @@ import type { DialectName } from '../../src/db/database.js';
 import { createTestApp, ownerWorkspace, type TestApp } from '../helpers.js';
 
 /** The scopes each protected route of the test apps requires. */
-export const ROUTES = {
+export const SCOPES = {
   '/orders': ['orders:read'],
   '/admin': ['orders:write', 'orders:admin'],
-} as const satisfies Record<string, readonly string[]>;
+} as const;
+
+/** Each protected path with the middleware options it is guarded by. */
+export type Routes = Record<string, TookenMiddlewareOptions>;
 
 /** A framework's app, protected by the middleware, listening on 127.0.0.1. */
 export interface ProtectedApp {
@@ -21,21 +24,24 @@ export interface ProtectedApp {
   close(): Promise<void>;
 }
 
+/** Starts an app whose routes each answer `{token}`, what the middleware attached. */
+export type Serve = (routes: Routes) => Promise<ProtectedApp>;
+
 /**
- * Starts an app whose routes in `ROUTES` each answer `{token}` (what the middleware attached)
- * behind the middleware made from `options(scopes)`.
+ * The verifiers the scenarios run with: each made from the server's URL and an API key. The
+ * in-process verifier joins this list when it lands.
  */
-export type Serve = (
-  options: (scopes: readonly string[]) => TookenMiddlewareOptions,
-) => Promise<ProtectedApp>;
+export const VERIFIERS: Record<string, (options: { baseUrl: string; apiKey: string }) => TokenVerifier> = {
+  remote: (options) => remoteVerifier(options),
+};
 
 /** A real Tooken server over HTTP with one token of each kind the scenarios present. */
 export interface TookenFixture {
   t: TestApp;
   baseUrl: string;
-  verifier: TokenVerifier;
-  secrets: { valid: string; revoked: string; expired: string };
-  /** The valid token as the server lists it. */
+  apiKey: string;
+  secrets: { valid: string; revoked: string; expired: string; unseen: string };
+  /** The valid token as its creation answered. */
   valid: {
     id: string;
     name: string;
@@ -43,13 +49,16 @@ export interface TookenFixture {
     metadata: Record<string, unknown>;
     expires_at: string | null;
   };
-  /** Stops the Tooken server's listener (connections refused from then on). */
+  /** Stops the Tooken server (connections refused from then on). */
   stop(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function tookenFixture(dialect: DialectName): Promise<TookenFixture> {
-  const t = await createTestApp(dialect);
+export async function tookenFixture(
+  dialect: DialectName,
+  env: Record<string, string> = {},
+): Promise<TookenFixture> {
+  const t = await createTestApp(dialect, env);
   const baseUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
   const { key, ws, session } = await ownerWorkspace(t.app, { key: 'team' });
   // Only the Owner may define the workspace's custom scopes.
@@ -57,29 +66,27 @@ export async function tookenFixture(dialect: DialectName): Promise<TookenFixture
     method: 'PATCH',
     url: `/v1/workspaces/${ws.slug}/settings`,
     headers: session.headers,
-    payload: { custom_scopes: Object.values(ROUTES).flat() },
+    payload: { custom_scopes: Object.values(SCOPES).flat() },
   });
   if (settings.statusCode !== 200) throw new Error(`settings failed: ${settings.body}`);
   const admin = createClient({ baseUrl, apiKey: key.key });
+  const create = (name: string, expires_at?: string) =>
+    admin.tokens.create({ name, scopes: ['orders:read'], ...(expires_at ? { expires_at } : {}) });
   const valid = await admin.tokens.create({
     name: 'orders-service',
     scopes: ['orders:read'],
     metadata: { team: 'orders', tier: 2 },
   });
-  const revoked = await admin.tokens.create({ name: 'revoked', scopes: ['orders:read'] });
+  const unseen = await create('never-presented-before-tooken-stops');
+  const revoked = await create('revoked');
   await admin.tokens.revoke(revoked.id);
-  const expiresAt = new Date(t.clock.now() + 3_600_000).toISOString();
-  const expired = await admin.tokens.create({
-    name: 'expired',
-    scopes: ['orders:read'],
-    expires_at: expiresAt,
-  });
+  const expired = await create('expired', new Date(t.clock.now() + 3_600_000).toISOString());
   t.clock.advance(2 * 3_600_000);
   return {
     t,
     baseUrl,
-    verifier: remoteVerifier({ baseUrl, apiKey: key.key }),
-    secrets: { valid: valid.token, revoked: revoked.token, expired: expired.token },
+    apiKey: key.key,
+    secrets: { valid: valid.token, revoked: revoked.token, expired: expired.token, unseen: unseen.token },
     valid: {
       id: valid.id,
       name: valid.name,

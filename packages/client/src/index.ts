@@ -16,6 +16,7 @@ export {
   type Workspace,
 } from './client.js';
 export { TookenError, TookenUnavailableError, TookenUnreachableError } from './errors.js';
+export { TookenMiddlewareError } from './middleware/core.js';
 export { type ExpressLikeRequest, type ExpressLikeResponse, tookenExpress } from './middleware/express.js';
 export { type FastifyLikeReply, type FastifyLikeRequest, tookenFastify } from './middleware/fastify.js';
 export { type AuthenticateResult, authenticate, refusalResponse } from './middleware/fetch.js';

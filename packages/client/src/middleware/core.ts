@@ -24,6 +24,28 @@ interface Answer {
 
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * The verifier failed for a reason other than Tooken being unavailable: Tooken refused the
+ * middleware's own credential (a wrong API key, workspace or scope name), or a bug. Thrown to the
+ * framework's error handling, which answers 500. It carries no `status`, so no framework mistakes
+ * Tooken's answer to the middleware (say 401 for a wrong API key) for the answer to the caller.
+ */
+export class TookenMiddlewareError extends Error {
+  override readonly name = 'TookenMiddlewareError';
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The error to throw for a verifier failure that is not Tooken being unavailable. */
+function misconfigured(error: unknown): TookenMiddlewareError {
+  const detail =
+    error instanceof TookenError
+      ? `Tooken answered ${error.status} ${error.code}: ${error.message}`
+      : `the verifier failed: ${error instanceof Error ? error.message : String(error)}`;
+  return new TookenMiddlewareError(`Token verification failed (${detail})`, { cause: error });
+}
+
 /** Tooken cannot answer now: unreachable, unavailable, or a server-side failure. */
 function isUnavailable(error: unknown): boolean {
   if (error instanceof TookenUnavailableError || error instanceof TookenUnreachableError) return true;
@@ -42,8 +64,8 @@ const tokenOf = (token: NonNullable<Answer['token']>): TookenToken => ({
 
 /**
  * The one decision every adapter sends: reads the bearer secret from the `Authorization` header,
- * asks the verifier, and maps its answer to the token or to a refusal. Errors other than Tooken
- * being unavailable (a misconfigured API key, a bug) are thrown to the framework's error handling.
+ * asks the verifier, and maps its answer to the token or to a refusal. A failure other than Tooken
+ * being unavailable (a misconfigured API key, a bug) throws `TookenMiddlewareError`.
  */
 export async function decide(
   authorization: string | readonly string[] | null | undefined,
@@ -63,14 +85,14 @@ export async function decide(
     );
     answer = result;
   } catch (error) {
-    if (!isUnavailable(error)) throw error;
+    if (!isUnavailable(error)) throw misconfigured(error);
     return { ok: false, refusal: unavailable(options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS) };
   }
 
   switch (answer.code) {
     case 'VALID':
       if (answer.valid && answer.token !== undefined) return { ok: true, token: tokenOf(answer.token) };
-      throw new Error('Tooken answered VALID without a token');
+      throw new TookenMiddlewareError('Token verification failed (a VALID answer without its token)');
     case 'INSUFFICIENT_SCOPE':
       return { ok: false, refusal: insufficientScope(scopes, realm) };
     case 'RATE_LIMITED':
