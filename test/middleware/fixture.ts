@@ -40,6 +40,8 @@ export interface TookenFixture {
   t: TestApp;
   baseUrl: string;
   apiKey: string;
+  /** The slug of the workspace the tokens and the API key belong to. */
+  workspace: string;
   secrets: { valid: string; revoked: string; expired: string; unseen: string };
   /** The valid token as its creation answered. */
   valid: {
@@ -86,6 +88,7 @@ export async function tookenFixture(
     t,
     baseUrl,
     apiKey: key.key,
+    workspace: ws.slug,
     secrets: { valid: valid.token, revoked: revoked.token, expired: expired.token, unseen: unseen.token },
     valid: {
       id: valid.id,

@@ -33,20 +33,26 @@ declare global {
  * ```
  */
 export function tookenExpress(options: TookenMiddlewareOptions) {
-  return (req: ExpressLikeRequest, res: ExpressLikeResponse, next: (error?: unknown) => void): void => {
-    decide(req.headers.authorization, options).then(
-      (decision) => {
-        if (decision.ok) {
-          req.tooken = decision.token;
-          next();
-          return;
-        }
-        const { status, headers, body } = decision.refusal;
-        res.status(status);
-        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-        res.json(body);
-      },
-      (error: unknown) => next(error),
-    );
+  return async (
+    req: ExpressLikeRequest,
+    res: ExpressLikeResponse,
+    next: (error?: unknown) => void,
+  ): Promise<void> => {
+    let decision: Awaited<ReturnType<typeof decide>>;
+    try {
+      decision = await decide(req.headers.authorization, options);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (decision.ok) {
+      req.tooken = decision.token;
+      next();
+      return;
+    }
+    const { status, headers, body } = decision.refusal;
+    res.status(status);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    res.json(body);
   };
 }
