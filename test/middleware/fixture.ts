@@ -27,11 +27,14 @@ export interface ProtectedApp {
 /** Starts an app whose routes each answer `{token}`, what the middleware attached. */
 export type Serve = (routes: Routes) => Promise<ProtectedApp>;
 
+/** A verifier under test, closed after its scenarios when it holds resources (a stream, a cache). */
+export type ClosableVerifier = TokenVerifier & { close?(): Promise<void> };
+
 /**
  * The verifiers the scenarios run with: each made from the server's URL and an API key. The
  * in-process verifier joins this list when it lands.
  */
-export const VERIFIERS: Record<string, (options: { baseUrl: string; apiKey: string }) => TokenVerifier> = {
+export const VERIFIERS: Record<string, (options: { baseUrl: string; apiKey: string }) => ClosableVerifier> = {
   remote: (options) => remoteVerifier(options),
 };
 

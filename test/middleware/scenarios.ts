@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, type Json } from '../helpers.js';
 import {
+  type ClosableVerifier,
   type ProtectedApp,
   SCOPES,
   type Serve,
@@ -21,24 +22,28 @@ const cases = dialects().flatMap((dialect) =>
  * token, and every refusal's status, challenge and body.
  */
 export function middlewareScenarios(framework: string, serve: Serve): void {
-  describe.each(cases)(`%s: ${framework} middleware`, (_name, { dialect, verifier }) => {
+  describe.each(cases)(`%s: ${framework} middleware`, (_name, { dialect, verifier: kind }) => {
     let tooken: TookenFixture;
     let app: ProtectedApp;
+    const verifiers: ClosableVerifier[] = [];
 
     beforeAll(async () => {
       tooken = await tookenFixture(dialect);
-      const make = VERIFIERS[verifier];
-      if (make === undefined) throw new Error(`no verifier ${verifier}`);
+      const make = VERIFIERS[kind];
+      if (make === undefined) throw new Error(`no verifier ${kind}`);
       const options = { baseUrl: tooken.baseUrl, apiKey: tooken.apiKey };
       const wrongKey = { baseUrl: tooken.baseUrl, apiKey: `tok_live_${'0'.repeat(40)}` };
+      verifiers.push(make(options), make(wrongKey));
+      const [verifier, misconfigured] = verifiers as [ClosableVerifier, ClosableVerifier];
       app = await serve({
-        '/orders': { verifier: make(options), scopes: SCOPES['/orders'] },
-        '/admin': { verifier: make(options), scopes: SCOPES['/admin'], realm: 'orders' },
-        '/misconfigured': { verifier: make(wrongKey) },
+        '/orders': { verifier, scopes: SCOPES['/orders'] },
+        '/admin': { verifier, scopes: SCOPES['/admin'], realm: 'orders' },
+        '/misconfigured': { verifier: misconfigured },
       });
     });
     afterAll(async () => {
       await app?.close();
+      for (const verifier of verifiers) await verifier.close?.();
       await tooken?.close();
     });
 
