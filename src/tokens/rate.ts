@@ -15,6 +15,8 @@ interface Window {
   synced: number;
   /** This node's hits not yet added to the shared count. */
   pending: number;
+  /** This node's hits being added by a sync now: counted until the shared count read back has them. */
+  sending: number;
 }
 
 /**
@@ -31,6 +33,8 @@ export interface TokenRateLimiter {
   sync(): Promise<void>;
 }
 
+const used = (window: Window) => window.synced + window.sending + window.pending;
+
 export function createTokenRateLimiter({ db, clock }: { db: Db | null; clock: Clock }): TokenRateLimiter {
   const windows = new Map<string, Window>();
   const current = (tokenId: string, windowSeconds: number): Window => {
@@ -39,21 +43,21 @@ export function createTokenRateLimiter({ db, clock }: { db: Db | null; clock: Cl
     const start = now - (now % lengthMs);
     let window = windows.get(tokenId);
     if (window === undefined || window.start !== start || window.lengthMs !== lengthMs) {
-      window = { start, lengthMs, synced: 0, pending: 0 };
+      window = { start, lengthMs, synced: 0, pending: 0, sending: 0 };
       windows.set(tokenId, window);
     }
     return window;
   };
   const stateOf = (window: Window, limit: number): TokenRateState => ({
     limit,
-    remaining: Math.max(0, limit - window.synced - window.pending),
+    remaining: Math.max(0, limit - used(window)),
     reset: Math.ceil((window.start + window.lengthMs) / 1000),
   });
   return {
     hit(tokenId, limit, windowSeconds) {
       const window = current(tokenId, windowSeconds);
       // A refused hit is not counted: a client hammering past its limit does not extend its wait.
-      if (window.synced + window.pending >= limit) return { allowed: false, state: stateOf(window, limit) };
+      if (used(window) >= limit) return { allowed: false, state: stateOf(window, limit) };
       window.pending += 1;
       return { allowed: true, state: stateOf(window, limit) };
     },
@@ -71,6 +75,7 @@ export function createTokenRateLimiter({ db, clock }: { db: Db | null; clock: Cl
         if (db === null) continue;
         const delta = window.pending;
         window.pending = 0;
+        window.sending = delta;
         // `window_start` holds the window's end here: the API limiter purges rows whose
         // window_start has passed, and a token's window may be far longer than its minute.
         const row = await db
@@ -86,9 +91,11 @@ export function createTokenRateLimiter({ db, clock }: { db: Db | null; clock: Cl
           .returning('count')
           .executeTakeFirstOrThrow()
           .catch((error: unknown) => {
-            window.pending += delta; // counted again at the next sync
+            window.sending = 0;
+            window.pending += delta; // sent again at the next sync
             throw error;
           });
+        window.sending = 0;
         window.synced = Number(row.count);
       }
     },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenRateLimiter } from '../../src/tokens/rate.js';
 import { createUsesRefill } from '../../src/tokens/uses.js';
 import {
   bearer,
@@ -228,6 +229,23 @@ describe.each(dialects())('%s: token limits', (dialect) => {
       expect((await verify(key, other.token)).code).toBe('VALID');
       t.clock.advance(60_000);
       expect((await verify(key, token.token)).code).toBe('VALID');
+    });
+
+    it('keeps counting the hits a reconciliation is sending while it waits for the database', async () => {
+      const limiter = createTokenRateLimiter({ db: t.services.db, clock: t.clock.now });
+      const hits = (n: number) => Array.from({ length: n }, () => limiter.hit('tok_sync', 5, 60).allowed);
+      expect(hits(3)).toEqual([true, true, true]);
+      const syncing = limiter.sync(); // takes the 3 hits, then waits for the database
+      expect(hits(3)).toEqual([true, true, false]);
+      await syncing;
+      expect(hits(1)).toEqual([false]);
+      expect(limiter.peek('tok_sync', 5, 60).remaining).toBe(0);
+      // A second limiter (another node) reads the shared count at its first reconciliation.
+      const other = createTokenRateLimiter({ db: t.services.db, clock: t.clock.now });
+      expect(other.hit('tok_sync', 5, 60).allowed).toBe(true);
+      await limiter.sync();
+      await other.sync();
+      expect(other.hit('tok_sync', 5, 60).allowed).toBe(false);
     });
 
     it('orders codes NOT_FOUND, REVOKED, EXPIRED, RATE_LIMITED, INSUFFICIENT_SCOPE, USAGE_EXCEEDED', async () => {
