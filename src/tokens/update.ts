@@ -129,7 +129,10 @@ export function createTokenUpdate({
       if (Object.keys(changed).length === 0) return before;
       try {
         await commitAndNotify(db, notifier, async (tx) => {
-          const { id: _id, workspace_id: _ws, ...fields } = next;
+          // Only the columns this update changes: a use taken or a last use recorded meanwhile stays.
+          const fields = Object.fromEntries(
+            Object.entries(next).filter(([column, value]) => row[column as keyof TokensTable] !== value),
+          ) as Partial<TokensTable>;
           const updated = await tx
             .updateTable('tokens')
             .set(fields)
