@@ -32,6 +32,7 @@ import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
 import { tokenRoutes } from './tokens/routes.js';
+import { tokenUpdateRoutes } from './tokens/update-routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { settingsRoutes, workspaceRoutes } from './workspaces/routes.js';
 
@@ -122,6 +123,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
       verifyLimiter: services.verifyLimiter,
       verifyLimitPerMinute: services.config.verifyRateLimitPerMinute,
     });
+    await app.register(tokenUpdateRoutes, { prefix, access, tokens });
     await app.register(memberRoutes, { prefix, access, members });
     await app.register(invitationRoutes, { prefix, access, invitations });
     await app.register(auditRoutes, { prefix, access, auditLog: services.auditLog });

@@ -53,6 +53,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     services.verifyLimiter
       .sync()
       .catch((error: unknown) => logger.error({ err: error }, 'rate-limit sync failed'));
+    services.tokenRateLimiter
+      .sync()
+      .catch((error: unknown) => logger.error({ err: error }, 'token rate-limit sync failed'));
   }, LIMIT_SYNC_MS);
   limitTimer.unref();
   const jobs = createJobRunner(services, logger);

@@ -23,8 +23,10 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createDbRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/local-limiter.js';
 import { createTokenCache, type TokenCache } from './tokens/cache.js';
+import { createTokenRateLimiter, type TokenRateLimiter } from './tokens/rate.js';
 import { createTokenService, type TokenService } from './tokens/service.js';
 import { emitTokensUsed } from './tokens/used-events.js';
+import { createTokenUses } from './tokens/uses.js';
 import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
 import { queueFanOut } from './webhooks/dispatch.js';
@@ -50,6 +52,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   rateLimiter: RateLimiter;
   verifyLimiter: LocalRateLimiter;
+  /** Tokens' own rate limits, synced with the other nodes every second like `verifyLimiter`. */
+  tokenRateLimiter: TokenRateLimiter;
   notifier: Notifier;
   tokenCache: TokenCache;
   /** API-key principals by digest, and workspaces by id: what every bearer request needs. */
@@ -153,6 +157,7 @@ export function createServices({
   });
   const apiKeys = createApiKeyService({ db, clock, audit, notifier });
   const tokens = createTokenService({ db, clock, audit, outbox, notifier });
+  const tokenRateLimiter = createTokenRateLimiter({ db: database.adapter.clustered ? db : null, clock });
   return {
     config,
     database,
@@ -178,7 +183,15 @@ export function createServices({
     notifier,
     tokenCache,
     credentialCache,
-    verifier: createVerifier({ db, clock, cache: tokenCache, usage, onResult: metrics.verifyResult }),
+    verifier: createVerifier({
+      db,
+      clock,
+      cache: tokenCache,
+      usage,
+      limits: { rate: tokenRateLimiter, uses: createTokenUses(db) },
+      onResult: metrics.verifyResult,
+    }),
+    tokenRateLimiter,
     tokens,
     members: createMemberService({ db, audit, notifier, invitations }),
     invitations,

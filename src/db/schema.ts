@@ -177,6 +177,16 @@ export interface TokensTable {
   /** When the 7-day / 1-day `token.expiring` event was emitted (or skipped: set at creation). */
   expiring_7d_at: number | null;
   expiring_1d_at: number | null;
+  external_id: string | null;
+  /** limits.uses: uses left, or null when the token has no uses limit. */
+  uses_remaining: number | null;
+  uses_refill_amount: number | null;
+  uses_refill_interval: 'day' | 'month' | null;
+  /** The UTC period ('2026-11-30' / '2026-11') last refilled, so each period refills once. */
+  uses_refill_period: string | null;
+  /** limits.rate, or null when the token has no rate limit of its own. */
+  rate_limit: number | null;
+  rate_window_seconds: number | null;
 }
 
 export interface TokenSecretsTable {

@@ -8,6 +8,7 @@ export const TOKEN_EVENTS = [
   'token.expired',
   'token.expiring',
   'token.used',
+  'token.updated',
 ] as const;
 
 export const AUDIT_EVENTS = [
@@ -15,6 +16,7 @@ export const AUDIT_EVENTS = [
   'token.revoked',
   'token.rotated',
   'token.expired',
+  'token.updated',
   'api_key.created',
   'api_key.regenerated',
   'api_key.deleted',

@@ -50,6 +50,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     REVOKED: 0,
     INSUFFICIENT_SCOPE: 0,
     RATE_LIMITED: 0,
+    USAGE_EXCEEDED: 0,
   };
   new Counter({
     name: 'tooken_verify_results_total',

@@ -11,6 +11,11 @@ export interface CachedToken {
   revokedAt: number | null;
   /** When this particular secret stops working (rotation grace), or null while current. */
   retiresAt: number | null;
+  externalId: string | null;
+  /** Has a uses limit: every answer reads (and a VALID one takes) its budget from the database. */
+  usesLimited: boolean;
+  /** Its own rate limit, or null. */
+  rate: { limit: number; windowSeconds: number } | null;
 }
 
 /**

@@ -23,6 +23,10 @@ export async function lookupToken(db: Db, cache: TokenCache, digest: string): Pr
       'tokens.expires_at',
       'tokens.revoked_at',
       'token_secrets.retires_at',
+      'tokens.external_id',
+      'tokens.uses_remaining',
+      'tokens.rate_limit',
+      'tokens.rate_window_seconds',
     ])
     .where('token_secrets.digest', '=', digest)
     .executeTakeFirst();
@@ -38,6 +42,12 @@ export async function lookupToken(db: Db, cache: TokenCache, digest: string): Pr
           expiresAt: row.expires_at,
           revokedAt: row.revoked_at,
           retiresAt: row.retires_at,
+          externalId: row.external_id,
+          usesLimited: row.uses_remaining !== null,
+          rate:
+            row.rate_limit === null || row.rate_window_seconds === null
+              ? null
+              : { limit: Number(row.rate_limit), windowSeconds: Number(row.rate_window_seconds) },
         };
   cache.set(digest, token, generation);
   return token;

@@ -79,8 +79,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     },
     async (request) => {
       const page = pageOf(request.query);
-      const { status, name } = request.query;
-      return listBody(await tokens.list(contextOf(request), page, { status, name }), page);
+      const { status, name, scope, external_id } = request.query;
+      const filter = { status, name, scope, external_id };
+      return listBody(await tokens.list(contextOf(request), page, filter), page);
     },
   );
 

@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
 import { Name, NullableTimestamp, PageQuery, Timestamp } from '../http/schemas.js';
 import { MAX_GRACE_SECONDS } from './input.js';
+import { ExternalId, LimitsBody, LimitsInput } from './limit-schemas.js';
 
 const Status = Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]);
-const Metadata = Type.Object({}, { additionalProperties: true });
-const Scope = Type.String({ minLength: 1, maxLength: 100 });
+export const Metadata = Type.Object({}, { additionalProperties: true });
+export const Scope = Type.String({ minLength: 1, maxLength: 100 });
 
 export const TokenBody = Type.Object(
   {
@@ -21,6 +22,8 @@ export const TokenBody = Type.Object(
     created_by_id: Type.String(),
     metadata: Metadata,
     hint: Type.String(),
+    external_id: Type.Union([Type.String(), Type.Null()]),
+    limits: LimitsBody,
   },
   { title: 'Token' },
 );
@@ -35,6 +38,8 @@ export const CreateTokenBody = Type.Object(
     scopes: Type.Array(Scope, { minItems: 1, maxItems: 200 }),
     expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
     metadata: Type.Optional(Metadata),
+    external_id: Type.Optional(Type.Union([ExternalId, Type.Null()])),
+    limits: Type.Optional(Type.Union([LimitsInput, Type.Null()])),
   },
   {
     additionalProperties: false,
@@ -48,6 +53,8 @@ export const ListTokensQuery = Type.Object(
     ...PageQuery.properties,
     status: Type.Optional(Status),
     name: Type.Optional(Type.String({ maxLength: 100 })),
+    scope: Type.Optional(Scope),
+    external_id: Type.Optional(ExternalId),
   },
   { additionalProperties: false },
 );
@@ -85,6 +92,7 @@ export const VerifyResponse = Type.Object(
       Type.Literal('REVOKED'),
       Type.Literal('INSUFFICIENT_SCOPE'),
       Type.Literal('RATE_LIMITED'),
+      Type.Literal('USAGE_EXCEEDED'),
     ]),
     token: Type.Optional(
       Type.Object({
@@ -93,7 +101,17 @@ export const VerifyResponse = Type.Object(
         scopes: Type.Array(Type.String()),
         expires_at: NullableTimestamp,
         metadata: Metadata,
+        external_id: Type.Union([Type.String(), Type.Null()]),
       }),
+    ),
+    remaining: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Uses left, for a token with a uses limit' }),
+    ),
+    ratelimit: Type.Optional(
+      Type.Object(
+        { limit: Type.Integer(), remaining: Type.Integer(), reset: Type.Integer() },
+        { description: 'The token’s own rate limit: reset is a Unix time in seconds' },
+      ),
     ),
   },
   {
@@ -108,6 +126,7 @@ export const VerifyResponse = Type.Object(
           scopes: ['orders:read'],
           expires_at: '2027-01-15T09:00:00.000Z',
           metadata: { team: 'orders' },
+          external_id: null,
         },
       },
     ],

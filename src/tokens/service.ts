@@ -13,6 +13,7 @@ import { AppError, badField, notFound } from '../errors.js';
 import type { EventOutbox } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { settingsOf } from '../workspaces/settings.js';
+import { type BulkRevoke, createBulkRevoke } from './bulk-revoke.js';
 import { createTokenChanges, tokenChanged } from './changes.js';
 import {
   assertNoEscalation,
@@ -22,8 +23,10 @@ import {
   expiringMarkers,
   expiryFor,
 } from './input.js';
+import { type LimitsInput, limitColumns } from './limits.js';
 import { findLiveToken } from './lookup.js';
 import { type TokenStatus, tokenStatus } from './status.js';
+import { createTokenUpdate, type TokenUpdate } from './update.js';
 import { type TokenView, tokenView } from './view.js';
 
 export interface CreateTokenInput {
@@ -32,14 +35,18 @@ export interface CreateTokenInput {
   /** Absent: the workspace default; null: never expires. */
   expires_at?: string | null | undefined;
   metadata?: object | undefined;
+  external_id?: string | null | undefined;
+  limits?: LimitsInput | null | undefined;
 }
 
 export interface TokenFilter {
   status?: TokenStatus | undefined;
   name?: string | undefined;
+  scope?: string | undefined;
+  external_id?: string | undefined;
 }
 
-export interface TokenService {
+export interface TokenService extends TokenUpdate, BulkRevoke {
   create(ctx: WorkspaceContext, input: CreateTokenInput, meta: RequestMeta): Promise<TokenWithSecret>;
   list(ctx: WorkspaceContext, page: PageRequest, filter: TokenFilter): Promise<PageOf<TokenView>>;
   get(ctx: WorkspaceContext, id: string): Promise<TokenView>;
@@ -95,9 +102,12 @@ export function createTokenService({
     return row;
   };
 
-  const { record, secretsOf, markRevoked, recordRevoked } = createTokenChanges({ audit, outbox });
+  const changes = createTokenChanges({ audit, outbox });
+  const { record, secretsOf, markRevoked, recordRevoked } = changes;
 
   return {
+    ...createTokenUpdate({ db, clock, notifier, find, changes }),
+    ...createBulkRevoke({ db, clock, notifier, changes }),
     async create(ctx, input, meta) {
       const now = clock();
       const scopes = checkScopes(input.scopes, settingsOf(ctx.workspace).custom_scopes);
@@ -123,6 +133,8 @@ export function createTokenService({
         last_used_at: null,
         expired_recorded_at: null,
         ...expiringMarkers(expiresAt, now),
+        external_id: input.external_id ?? null,
+        ...limitColumns(input.limits, null, now),
       };
       const secretDigest = digest(secret);
       try {
@@ -144,12 +156,18 @@ export function createTokenService({
       return { ...tokenView(row, now), token: secret };
     },
 
-    async list(ctx, page, { status, name }) {
+    async list(ctx, page, { status, name, scope, external_id }) {
       const now = clock();
       let query = db.selectFrom('tokens').where('workspace_id', '=', ctx.workspace.id);
       if (name !== undefined && name !== '') {
         const pattern = `%${escapeLike(name.toLowerCase())}%`;
         query = query.where(sql<boolean>`name_lower like ${pattern} escape '\\'`);
+      }
+      if (external_id !== undefined) query = query.where('external_id', '=', external_id);
+      // Scopes are a JSON array of strings: look for the element quoted as JSON quotes it, case
+      // sensitively on both databases (SQLite's LIKE is not), hence replace() rather than LIKE.
+      if (scope !== undefined) {
+        query = query.where(sql<boolean>`replace(scopes, ${JSON.stringify(scope)}, '') <> scopes`);
       }
       if (status === 'revoked') query = query.where('revoked_at', 'is not', null);
       if (status === 'expired') query = query.where('revoked_at', 'is', null).where('expires_at', '<=', now);

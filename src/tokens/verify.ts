@@ -4,7 +4,9 @@ import type { Db } from '../db/schema.js';
 import type { UsageBuffer } from '../usage/buffer.js';
 import type { CachedToken, TokenCache } from './cache.js';
 import { lookupToken } from './lookup.js';
+import type { TokenRateLimiter, TokenRateState } from './rate.js';
 import { tokenStatus } from './status.js';
+import type { TokenUses } from './uses.js';
 
 export type VerifyCode =
   | 'VALID'
@@ -12,7 +14,8 @@ export type VerifyCode =
   | 'EXPIRED'
   | 'REVOKED'
   | 'INSUFFICIENT_SCOPE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'USAGE_EXCEEDED';
 
 export interface VerifyResult {
   valid: boolean;
@@ -23,7 +26,12 @@ export interface VerifyResult {
     scopes: string[];
     expires_at: string | null;
     metadata: Record<string, unknown>;
+    external_id: string | null;
   };
+  /** Uses left: only for a token with a uses limit. */
+  remaining?: number;
+  /** Only for a token with its own rate limit. */
+  ratelimit?: TokenRateState;
 }
 
 /** Counts an answered verification by its code (for /metrics): a plain increment, no allocation. */
@@ -49,12 +57,15 @@ export function createVerifier({
   clock,
   cache,
   usage,
+  limits,
   onResult = () => {},
 }: {
   db: Db;
   clock: Clock;
   cache: TokenCache;
   usage: UsageBuffer;
+  /** A token's own limits (docs/tokens.md#limits): its rate windows, and its budget of uses. */
+  limits: { rate: TokenRateLimiter; uses: TokenUses };
   onResult?: VerifyResultRecorder;
 }): Verifier {
   const answer = (result: VerifyResult): VerifyResult => {
@@ -67,6 +78,8 @@ export function createVerifier({
     if (token === null || (token.retiresAt !== null && token.retiresAt <= clock())) return null;
     return token;
   };
+  const rateOf = (token: CachedToken): TokenRateState | undefined =>
+    token.rate === null ? undefined : limits.rate.peek(token.id, token.rate.limit, token.rate.windowSeconds);
   return {
     find,
     async verify({ workspaceId, presented, scopes, rateLimited }) {
@@ -80,16 +93,34 @@ export function createVerifier({
         scopes: token.scopes,
         expires_at: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
         metadata: token.metadata,
+        external_id: token.externalId,
+      };
+      // A token with limits of its own says so in every answer (`remaining`, `ratelimit`), so an
+      // in-process verifier knows never to cache it; the budget is read from the database each time.
+      const refused = async (code: VerifyCode, ratelimit = rateOf(token)): Promise<VerifyResult> => {
+        const result: VerifyResult = { valid: false, code, token: body };
+        if (token.usesLimited) result.remaining = await limits.uses.left(token.id);
+        if (ratelimit !== undefined) result.ratelimit = ratelimit;
+        return answer(result);
       };
       const status = tokenStatus(token, now);
-      if (status === 'revoked') return answer({ valid: false, code: 'REVOKED', token: body });
-      if (status === 'expired') return answer({ valid: false, code: 'EXPIRED', token: body });
-      if (rateLimited) return answer({ valid: false, code: 'RATE_LIMITED', token: body });
-      if (!scopes.every((scope) => token.scopes.includes(scope))) {
-        return answer({ valid: false, code: 'INSUFFICIENT_SCOPE', token: body });
+      if (status === 'revoked') return refused('REVOKED');
+      if (status === 'expired') return refused('EXPIRED');
+      const own =
+        token.rate === null ? null : limits.rate.hit(token.id, token.rate.limit, token.rate.windowSeconds);
+      const ratelimit = own?.state;
+      if (rateLimited || own?.allowed === false) return refused('RATE_LIMITED', ratelimit);
+      if (!scopes.every((scope) => token.scopes.includes(scope)))
+        return refused('INSUFFICIENT_SCOPE', ratelimit);
+      const result: VerifyResult = { valid: true, code: 'VALID', token: body };
+      if (ratelimit !== undefined) result.ratelimit = ratelimit;
+      if (token.usesLimited) {
+        const left = await limits.uses.take(token.id);
+        if (left === null) return refused('USAGE_EXCEEDED', ratelimit);
+        result.remaining = left;
       }
       usage.tokenUsed(token.id, now);
-      return answer({ valid: true, code: 'VALID', token: body });
+      return answer(result);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { isoOrNull } from '../clock.js';
 import { decodeMetadata, decodeScopes } from '../db/json.js';
 import type { TokensTable } from '../db/schema.js';
+import { limitsView, type TokenLimits } from './limits.js';
 import { type TokenStatus, tokenStatus } from './status.js';
 
 /** The token object (docs/tokens.md#the-token-object): the one serialiser, so no digest can ever reach a response. */
@@ -18,6 +19,8 @@ export interface TokenView {
   created_by_id: string;
   metadata: Record<string, unknown>;
   hint: string;
+  external_id: string | null;
+  limits: TokenLimits;
 }
 
 export function tokenView(row: TokensTable, now: number): TokenView {
@@ -35,5 +38,7 @@ export function tokenView(row: TokensTable, now: number): TokenView {
     created_by_id: row.created_by_id,
     metadata: decodeMetadata(row.metadata),
     hint: row.hint,
+    external_id: row.external_id,
+    limits: limitsView(row),
   };
 }

@@ -323,6 +323,8 @@ describe.each(dialects())('%s: audit events', (dialect) => {
     const as = { session, slug: ws.slug };
     const first = await call(as, 'POST', '/tokens', { name: 'Dup', scopes: ['tokens:read'] });
     await call(as, 'DELETE', `/tokens/${first.body.id}`);
+    // A revoked token's name may be reused: only a live token's name is taken.
+    await call(as, 'POST', '/tokens', { name: 'Live', scopes: ['tokens:read'] });
     const count = async () =>
       Number(
         (
@@ -335,7 +337,7 @@ describe.each(dialects())('%s: audit events', (dialect) => {
       );
     const before = await count();
     const refused = [
-      { method: 'POST', url: '/tokens', payload: { name: 'dup', scopes: ['tokens:read'] } }, // 409 name
+      { method: 'POST', url: '/tokens', payload: { name: 'live', scopes: ['tokens:read'] } }, // 409 name
       { method: 'POST', url: `/tokens/${first.body.id}/rotate`, payload: {} }, // 409 revoked
       { method: 'PATCH', url: '/settings', payload: { timezone: 'Mars/Olympus' } }, // 422
       { method: 'PATCH', url: '/settings', payload: { slug: 'Not A Slug' } }, // 400

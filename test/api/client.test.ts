@@ -44,6 +44,26 @@ describe.each(dialects())('%s: @tooken/client', (dialect) => {
     expect((await tooken.tokens.verify(rotated.token)).code).toBe('REVOKED');
   });
 
+  it('updates tokens and revokes them in bulk', async () => {
+    const tooken = client();
+    const a = await tooken.tokens.create({
+      name: 'platform-a',
+      scopes: ['tokens:read'],
+      external_id: 'cus_client',
+    });
+    const b = await tooken.tokens.create({
+      name: 'platform-b',
+      scopes: ['tokens:read'],
+      external_id: 'cus_client',
+    });
+    const updated = await tooken.tokens.update(a.id, { limits: { uses: { remaining: 5 } } });
+    expect(updated.limits.uses?.remaining).toBe(5);
+    expect((await tooken.tokens.verify(a.token)).remaining).toBe(4);
+    expect((await tooken.tokens.list({ external_id: 'cus_client' })).meta.total).toBe(2);
+    expect(await tooken.tokens.revokeMany({ external_id: 'cus_client' })).toEqual({ revoked: 2 });
+    expect(await tooken.tokens.revokeMany({ ids: [b.id] })).toEqual({ revoked: 0 });
+  });
+
   it('manages API keys, members and invitations', async () => {
     const tooken = client();
     const key = await tooken.apiKeys.create({ name: 'deploy', kind: 'team', role: 'viewer' });

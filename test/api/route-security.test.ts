@@ -97,6 +97,8 @@ const TABLE: readonly Rule[] = [
   { op: `POST ${W}/tokens`, roles: OWNER_ADMIN, scope: 'tokens:write' },
   { op: `DELETE ${W}/tokens/{id}`, roles: OWNER_ADMIN, scope: 'tokens:revoke' },
   { op: `POST ${W}/tokens/{id}/rotate`, roles: OWNER_ADMIN, scope: 'tokens:rotate' },
+  { op: `PATCH ${W}/tokens/{id}`, roles: OWNER_ADMIN, scope: 'tokens:write' },
+  { op: `POST ${W}/tokens/revoke`, roles: OWNER_ADMIN, scope: 'tokens:revoke' },
   { op: `POST ${W}/tokens/verify`, roles: ALL, scope: 'tokens:verify' },
   // Members and invitations: everyone views, only the Owner invites, changes roles and removes
   // others (a member may remove themself, which a made-up id never is); tokens never.

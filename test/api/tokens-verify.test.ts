@@ -133,6 +133,7 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
           scopes: ['tokens:read', 'tokens:verify'],
           expires_at: created.expires_at,
           metadata: { env: 'prod' },
+          external_id: null,
         },
       });
       expect(res.body).not.toContain(created.token);
@@ -556,6 +557,7 @@ describe.each(dialects())('%s: the verification budget', (dialect) => {
         scopes: ['tokens:read'],
         expires_at: created.expires_at,
         metadata: {},
+        external_id: null,
       },
     });
     expect(limited.headers).toMatchObject({

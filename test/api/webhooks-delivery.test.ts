@@ -107,6 +107,8 @@ const tokenObjectKeys = [
   'created_by_id',
   'metadata',
   'hint',
+  'external_id',
+  'limits',
 ].sort();
 
 function withoutSecret(body: Json): Json {

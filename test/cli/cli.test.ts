@@ -132,6 +132,53 @@ describe.each(dialects())('%s: the tooken CLI against a server', { timeout: 180_
     expect(refused.stdout).toMatch(/^REVOKED/);
   });
 
+  it('creates with an external id, filters, updates and revokes tokens in bulk', async () => {
+    const create = (name: string, external: string) =>
+      json(['tokens', 'create', '--name', name, '--scopes', 'tokens:read', '--external-id', external]);
+    const a = await create('platform-a', 'cus_cli');
+    const b = await create('platform-b', 'cus_cli');
+    const c = await create('platform-c', 'cus_other');
+    const d = await create('platform-d', 'cus_other');
+    expect(a.external_id).toBe('cus_cli');
+    const byExternal = await json(['tokens', 'list', '--external-id', 'cus_cli']);
+    expect(byExternal.data.map((x: Json) => x.name).sort()).toEqual(['platform-a', 'platform-b']);
+    expect((await json(['tokens', 'list', '--scope', 'tokens:read'])).meta.total).toBeGreaterThanOrEqual(4);
+
+    const updated = await json([
+      'tokens',
+      'update',
+      a.id,
+      '--name',
+      'platform-a2',
+      '--scopes',
+      'tokens:read,tokens:verify',
+      '--expires-at',
+      'never',
+      '--metadata',
+      '{"plan":"pro"}',
+      '--external-id',
+      'cus_new',
+    ]);
+    expect(updated).toMatchObject({
+      name: 'platform-a2',
+      scopes: ['tokens:read', 'tokens:verify'],
+      expires_at: null,
+      metadata: { plan: 'pro' },
+      external_id: 'cus_new',
+    });
+    const nothing = await tooken(['tokens', 'update', a.id], env);
+    expect(nothing.code).toBe(2);
+    const badJson = await tooken(['tokens', 'update', a.id, '--metadata', '[1]'], env);
+    expect(badJson.code).toBe(2);
+
+    expect(await json(['tokens', 'revoke', '--external-id', 'cus_cli'])).toEqual({ revoked: 1 });
+    expect(await json(['tokens', 'revoke', c.id, d.id])).toEqual({ revoked: 2 });
+    const both = await tooken(['tokens', 'revoke', a.id, '--external-id', 'x'], env);
+    expect(both.code).toBe(2);
+    expect((await json(['tokens', 'get', b.id])).status).toBe('revoked');
+    expect((await json(['tokens', 'get', a.id])).status).toBe('active');
+  });
+
   it('manages API keys, members, invitations and webhooks', async () => {
     const key = await json(['api-keys', 'create', '--name', 'deploy', '--kind', 'team', '--role', 'viewer']);
     expect(key.key).toMatch(/^tok_live_/);

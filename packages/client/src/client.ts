@@ -60,6 +60,10 @@ export function createClient(options: ClientOptions) {
       revoke: (tokenId: string) => ok(api.DELETE('/v1/tokens/{id}', id(tokenId))),
       rotate: (tokenId: string, body: Schemas['RotateTokenRequest'] = {}) =>
         ok(api.POST('/v1/tokens/{id}/rotate', { ...id(tokenId), body })),
+      update: (tokenId: string, body: Schemas['UpdateTokenRequest']) =>
+        ok(api.PATCH('/v1/tokens/{id}', { ...id(tokenId), body })),
+      /** Revokes the tokens `{ids}` names (≤ 1000), or every token of `{external_id}`; answers `{revoked}`. */
+      revokeMany: (body: Schemas['BulkRevokeRequest']) => ok(api.POST('/v1/tokens/revoke', { body })),
       verify: (token: string, check: { scopes?: string[] } = {}) =>
         ok(api.POST('/v1/tokens/verify', { body: { token, ...check } })),
     },

@@ -345,7 +345,8 @@ export interface paths {
         delete: operations["tokens.revoke"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Update a token */
+        patch: operations["tokens.update"];
         trace?: never;
     };
     "/v1/tokens/{id}/rotate": {
@@ -376,6 +377,23 @@ export interface paths {
         put?: never;
         /** Report leaked secrets */
         post: operations["tokens.reportLeaked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tokens/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke several tokens */
+        post: operations["tokens.revokeMany"];
         delete?: never;
         options?: never;
         head?: never;
@@ -763,7 +781,8 @@ export interface paths {
         delete: operations["tokens.revoke.inWorkspace"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Update a token */
+        patch: operations["tokens.update.inWorkspace"];
         trace?: never;
     };
     "/v1/workspaces/{slug}/tokens/{id}/rotate": {
@@ -777,6 +796,23 @@ export interface paths {
         put?: never;
         /** Rotate a token’s secret */
         post: operations["tokens.rotate.inWorkspace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{slug}/tokens/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke several tokens */
+        post: operations["tokens.revokeMany.inWorkspace"];
         delete?: never;
         options?: never;
         head?: never;
@@ -975,6 +1011,16 @@ export interface components {
                 total?: number;
             };
         };
+        /** @description Exactly one of `ids` (1 to 1000 token ids) or `external_id` */
+        BulkRevokeRequest: {
+            ids: string[];
+        } | {
+            external_id: string;
+        };
+        BulkRevokeResult: {
+            /** @description Tokens revoked by this request */
+            revoked: number;
+        };
         ChainReport: {
             checked: number;
             first_broken_id?: string;
@@ -995,6 +1041,8 @@ export interface components {
         };
         CreateTokenRequest: {
             expires_at?: string | null;
+            external_id?: string | null;
+            limits?: components["schemas"]["TokenLimitsRequest"] | null;
             metadata?: {
                 [key: string]: unknown;
             };
@@ -1004,7 +1052,7 @@ export interface components {
         CreateWebhookRequest: {
             description?: string;
             enabled?: boolean;
-            events: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed")[];
+            events: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "token.updated" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed")[];
             url: string;
         };
         CreateWorkspaceRequest: {
@@ -1139,9 +1187,11 @@ export interface components {
             created_by: string;
             created_by_id: string;
             expires_at: string | null;
+            external_id: string | null;
             hint: string;
             id: string;
             last_used_at: string | null;
+            limits: components["schemas"]["TokenLimits"];
             metadata: {
                 [key: string]: unknown;
             };
@@ -1150,6 +1200,43 @@ export interface components {
             rotated_at: string | null;
             scopes: string[];
             status: "active" | "expired" | "revoked";
+        };
+        TokenLimits: {
+            rate: {
+                limit: number;
+                window_seconds: number;
+            } | null;
+            uses: {
+                refill: {
+                    amount: number;
+                    interval: "day" | "month";
+                } | null;
+                remaining: number;
+            } | null;
+        };
+        /**
+         * @example {
+         *       "uses": {
+         *         "remaining": 1000,
+         *         "refill": {
+         *           "amount": 1000,
+         *           "interval": "month"
+         *         }
+         *       }
+         *     }
+         */
+        TokenLimitsRequest: {
+            rate?: {
+                limit: number;
+                window_seconds: number;
+            } | null;
+            uses?: {
+                refill?: {
+                    amount: number;
+                    interval: "day" | "month";
+                } | null;
+                remaining: number;
+            } | null;
         };
         TokenList: {
             data: components["schemas"]["Token"][];
@@ -1167,10 +1254,20 @@ export interface components {
             slug?: string;
             timezone?: string;
         };
+        UpdateTokenRequest: {
+            expires_at?: string | null;
+            external_id?: string | null;
+            limits?: components["schemas"]["TokenLimitsRequest"] | null;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            name?: string;
+            scopes?: string[];
+        };
         UpdateWebhookRequest: {
             description?: string;
             enabled?: boolean;
-            events?: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed")[];
+            events?: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "token.updated" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed")[];
             url?: string;
         };
         User: {
@@ -1185,9 +1282,18 @@ export interface components {
             token: string;
         };
         VerifyResult: {
-            code: "VALID" | "NOT_FOUND" | "EXPIRED" | "REVOKED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED";
+            code: "VALID" | "NOT_FOUND" | "EXPIRED" | "REVOKED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "USAGE_EXCEEDED";
+            /** @description The token’s own rate limit: reset is a Unix time in seconds */
+            ratelimit?: {
+                limit: number;
+                remaining: number;
+                reset: number;
+            };
+            /** @description Uses left, for a token with a uses limit */
+            remaining?: number;
             token?: {
                 expires_at: string | null;
+                external_id: string | null;
                 id: string;
                 metadata: {
                     [key: string]: unknown;
@@ -2597,9 +2703,11 @@ export interface operations {
     "tokens.list": {
         parameters: {
             query?: {
+                external_id?: string;
                 name?: string;
                 page?: number;
                 per_page?: number;
+                scope?: string;
                 status?: "active" | "expired" | "revoked";
             };
             header?: never;
@@ -2876,6 +2984,108 @@ export interface operations {
             };
         };
     };
+    "tokens.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "scopes": [
+                 *         "orders:read"
+                 *       ],
+                 *       "limits": {
+                 *         "rate": {
+                 *           "limit": 100,
+                 *           "window_seconds": 60
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object in this workspace (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A value passes the schema but cannot be honoured (`unprocessable_entity`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "tokens.rotate": {
         parameters: {
             query?: never;
@@ -3018,6 +3228,81 @@ export interface operations {
             };
         };
     };
+    "tokens.revokeMany": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Exactly one of `ids` (1 to 1000 token ids) or `external_id` */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRevokeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "revoked": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkRevokeResult"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object in this workspace (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "tokens.verify": {
         parameters: {
             query?: never;
@@ -3058,7 +3343,8 @@ export interface operations {
                      *         "expires_at": "2027-01-15T09:00:00.000Z",
                      *         "metadata": {
                      *           "team": "orders"
-                     *         }
+                     *         },
+                     *         "external_id": null
                      *       }
                      *     }
                      */
@@ -4975,9 +5261,11 @@ export interface operations {
     "tokens.list.inWorkspace": {
         parameters: {
             query?: {
+                external_id?: string;
                 name?: string;
                 page?: number;
                 per_page?: number;
+                scope?: string;
                 status?: "active" | "expired" | "revoked";
             };
             header?: never;
@@ -5260,6 +5548,109 @@ export interface operations {
             };
         };
     };
+    "tokens.update.inWorkspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "scopes": [
+                 *         "orders:read"
+                 *       ],
+                 *       "limits": {
+                 *         "rate": {
+                 *           "limit": 100,
+                 *           "window_seconds": 60
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object in this workspace (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A value passes the schema but cannot be honoured (`unprocessable_entity`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "tokens.rotate.inWorkspace": {
         parameters: {
             query?: never;
@@ -5346,6 +5737,83 @@ export interface operations {
             };
         };
     };
+    "tokens.revokeMany.inWorkspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        /** @description Exactly one of `ids` (1 to 1000 token ids) or `external_id` */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRevokeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "revoked": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkRevokeResult"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object in this workspace (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "tokens.verify.inWorkspace": {
         parameters: {
             query?: never;
@@ -5388,7 +5856,8 @@ export interface operations {
                      *         "expires_at": "2027-01-15T09:00:00.000Z",
                      *         "metadata": {
                      *           "team": "orders"
-                     *         }
+                     *         },
+                     *         "external_id": null
                      *       }
                      *     }
                      */

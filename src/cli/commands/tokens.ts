@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { EXIT, integer, list, run, UsageError } from '../context.js';
+import { EXIT, integer, list, run } from '../context.js';
 import { details, print, printList } from '../output.js';
+import { expiryOption, parseMetadata, tokenUpdateCommands } from './tokens-update.js';
 
 const TOKEN_FIELDS = [
   'id',
@@ -11,6 +12,8 @@ const TOKEN_FIELDS = [
   'expires_at',
   'last_used_at',
   'metadata',
+  'external_id',
+  'limits',
 ];
 
 export function tokenCommands(program: Command): void {
@@ -26,26 +29,21 @@ export function tokenCommands(program: Command): void {
     .requiredOption('--scopes <scopes>', 'comma-separated scopes, built-in or custom', list)
     .option('--expires-at <when>', 'an ISO 8601 instant, or "never" (default: the workspace default)')
     .option('--metadata <json>', 'a JSON object stored with the token and returned by verify')
+    .option('--external-id <id>', 'the customer or service in your own system')
     .addHelpText(
       'after',
       '\nExample:\n  tooken tokens create --name orders-service --scopes orders:read,tokens:verify',
     )
     .action(
       run(async ({ client, output, options }) => {
-        let metadata: object | undefined;
-        if (typeof options.metadata === 'string') {
-          try {
-            metadata = JSON.parse(options.metadata) as object;
-          } catch {
-            throw new UsageError('--metadata must be a JSON object');
-          }
-        }
-        const expires = options.expiresAt === 'never' ? null : (options.expiresAt as string | undefined);
+        const metadata = parseMetadata(options.metadata);
+        const expires = expiryOption(options.expiresAt);
         const token = await (await client()).tokens.create({
           name: String(options.name),
           scopes: options.scopes as string[],
           ...(expires !== undefined ? { expires_at: expires } : {}),
-          ...(metadata !== undefined ? { metadata: metadata as Record<string, never> } : {}),
+          ...(metadata !== undefined ? { metadata } : {}),
+          ...(options.externalId !== undefined ? { external_id: String(options.externalId) } : {}),
         });
         print(
           output,
@@ -61,6 +59,8 @@ export function tokenCommands(program: Command): void {
     .description('list tokens, newest first')
     .option('--status <status>', 'active, expired or revoked')
     .option('--name <text>', 'names containing this text')
+    .option('--scope <scope>', 'tokens holding this scope')
+    .option('--external-id <id>', 'tokens of exactly this external id')
     .option('--page <n>', 'page number', integer)
     .option('--per-page <n>', 'rows per page (1–100)', integer)
     .addHelpText('after', '\nExample:\n  tooken tokens list --status active --json')
@@ -71,6 +71,8 @@ export function tokenCommands(program: Command): void {
             ? { status: options.status as 'active' | 'expired' | 'revoked' }
             : {}),
           ...(options.name !== undefined ? { name: String(options.name) } : {}),
+          ...(options.scope !== undefined ? { scope: String(options.scope) } : {}),
+          ...(options.externalId !== undefined ? { external_id: String(options.externalId) } : {}),
           ...(options.page !== undefined ? { page: Number(options.page) } : {}),
           ...(options.perPage !== undefined ? { per_page: Number(options.perPage) } : {}),
         };
@@ -98,17 +100,7 @@ export function tokenCommands(program: Command): void {
       }),
     );
 
-  tokens
-    .command('revoke <id>')
-    .description('revoke a token: every node refuses it from now on')
-    .addHelpText('after', '\nExample:\n  tooken tokens revoke tok_2x8k4m1q9z7v3c5b6n0p1r2s')
-    .action(
-      run(async ({ client, output, args: [id = ''] }) => {
-        await (await client()).tokens.revoke(id);
-        print(output, { revoked: id }, () => `Revoked ${id}.`);
-        return EXIT.ok;
-      }),
-    );
+  tokenUpdateCommands(tokens, TOKEN_FIELDS);
 
   tokens
     .command('rotate <id>')
