@@ -2,8 +2,10 @@ import type { RequestMeta } from '../audit/service.js';
 import type { WorkspaceContext } from '../auth/context.js';
 import type { Clock } from '../clock.js';
 import { commitAndNotify, type Notifier } from '../cluster/notifier.js';
+import { decodeScopes } from '../db/json.js';
 import type { Db } from '../db/schema.js';
 import { type createTokenChanges, tokenChanged } from './changes.js';
+import { assertNoEscalation } from './input.js';
 
 /** `POST /tokens/revoke`: the tokens named by id, or every token of one external id. */
 export type BulkRevokeInput = { ids: string[] } | { external_id: string };
@@ -44,6 +46,9 @@ export function createBulkRevoke({
             ? query.where('id', 'in', [...new Set(input.ids)])
             : query.where('external_id', '=', input.external_id);
         const revoked = (await query.returningAll().execute()).sort((a, b) => a.id.localeCompare(b.id));
+        // A token may not mass-revoke tokens holding a scope it lacks: the first one refuses the
+        // whole request, and the transaction undoes every revocation above.
+        for (const row of revoked) assertNoEscalation(ctx, decodeScopes(row.scopes), 'revoke a token with');
         const digests: string[] = [];
         for (const row of revoked) {
           // The entry's `from` status is computed from the row as it was: not revoked.

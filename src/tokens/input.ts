@@ -89,7 +89,7 @@ export function checkMetadata(metadata: object): string {
 export function assertNoEscalation(
   caller: WorkspaceContext,
   scopes: readonly string[],
-  action: 'grant' | 'rotate a token with',
+  action: 'grant' | 'rotate a token with' | 'revoke a token with',
 ): void {
   if (caller.via !== 'token') return;
   const escalation = scopes.find((scope) => !caller.scopes.includes(scope));

@@ -358,16 +358,28 @@ describe.each(dialects())('%s: updating and revoking tokens for platforms', (dia
       expect(json(many)).toEqual({ revoked: 0 });
     });
 
-    it('needs tokens:revoke, as DELETE does; a token with it may revoke tokens stronger than itself', async () => {
+    it('needs tokens:revoke; a token may not mass-revoke tokens holding a scope it lacks (nothing is revoked)', async () => {
       const { key } = await setup();
       const target = await issue(key, { scopes: ['tokens:read', 'tokens:write'] });
+      const weak = await issue(key, { scopes: ['tokens:read'] });
       const writer = await issue(key, { scopes: ['tokens:write'] });
       expectError(await call(writer.token, 'POST', '/tokens/revoke', { ids: [target.id] }), 403, 'forbidden');
       expect((await verify(key, target.token)).code).toBe('VALID');
-      const revoker = await issue(key, { scopes: ['tokens:revoke'] });
-      expect(json(await call(revoker.token, 'POST', '/tokens/revoke', { ids: [target.id] }))).toEqual({
+      const revoker = await issue(key, { scopes: ['tokens:revoke', 'tokens:read'] });
+      const refused = expectError(
+        await call(revoker.token, 'POST', '/tokens/revoke', { ids: [weak.id, target.id] }),
+        403,
+        'forbidden',
+      );
+      expect(refused.message).toContain('tokens:write');
+      // One transaction: the weaker token named alongside is not revoked either.
+      expect((await verify(key, weak.token)).code).toBe('VALID');
+      expect((await verify(key, target.token)).code).toBe('VALID');
+      expect(json(await call(revoker.token, 'POST', '/tokens/revoke', { ids: [weak.id] }))).toEqual({
         revoked: 1,
       });
+      // An API key (a member's role) is not bound by scopes.
+      expect(json(await call(key, 'POST', '/tokens/revoke', { ids: [target.id] }))).toEqual({ revoked: 1 });
     });
   });
 });
