@@ -95,6 +95,10 @@ export const VerifyResponse = Type.Object(
         metadata: Metadata,
       }),
     ),
+    valid_until: Type.Union([Timestamp, Type.Null()], {
+      description:
+        'When VALID: the earliest instant this exact secret stops being valid without any further change (its expiry, or the end of a rotation grace); otherwise null.',
+    }),
   },
   {
     title: 'VerifyResult',
@@ -109,6 +113,7 @@ export const VerifyResponse = Type.Object(
           expires_at: '2027-01-15T09:00:00.000Z',
           metadata: { team: 'orders' },
         },
+        valid_until: '2027-01-15T09:00:00.000Z',
       },
     ],
   },

@@ -24,6 +24,11 @@ export interface VerifyResult {
     expires_at: string | null;
     metadata: Record<string, unknown>;
   };
+  /**
+   * When VALID: the earliest instant this exact secret stops being valid without any further
+   * change (the token's expiry, or the end of the rotation grace of a retiring secret); else null.
+   */
+  valid_until: string | null;
 }
 
 /** Counts an answered verification by its code (for /metrics): a plain increment, no allocation. */
@@ -38,6 +43,14 @@ export interface Verifier {
     scopes: readonly string[];
     rateLimited: boolean;
   }): Promise<VerifyResult>;
+}
+
+/** The earliest of the token's expiry and the end of this secret's rotation grace, if any. */
+function validUntil(token: CachedToken): string | null {
+  const { expiresAt, retiresAt } = token;
+  const until =
+    expiresAt === null ? retiresAt : retiresAt === null ? expiresAt : Math.min(expiresAt, retiresAt);
+  return until === null ? null : new Date(until).toISOString();
 }
 
 /**
@@ -72,7 +85,7 @@ export function createVerifier({
     async verify({ workspaceId, presented, scopes, rateLimited }) {
       const token = await find(presented);
       if (token === null || token.workspaceId !== workspaceId)
-        return answer({ valid: false, code: 'NOT_FOUND' });
+        return answer({ valid: false, code: 'NOT_FOUND', valid_until: null });
       const now = clock();
       const body = {
         id: token.id,
@@ -82,14 +95,16 @@ export function createVerifier({
         metadata: token.metadata,
       };
       const status = tokenStatus(token, now);
-      if (status === 'revoked') return answer({ valid: false, code: 'REVOKED', token: body });
-      if (status === 'expired') return answer({ valid: false, code: 'EXPIRED', token: body });
-      if (rateLimited) return answer({ valid: false, code: 'RATE_LIMITED', token: body });
+      if (status === 'revoked')
+        return answer({ valid: false, code: 'REVOKED', token: body, valid_until: null });
+      if (status === 'expired')
+        return answer({ valid: false, code: 'EXPIRED', token: body, valid_until: null });
+      if (rateLimited) return answer({ valid: false, code: 'RATE_LIMITED', token: body, valid_until: null });
       if (!scopes.every((scope) => token.scopes.includes(scope))) {
-        return answer({ valid: false, code: 'INSUFFICIENT_SCOPE', token: body });
+        return answer({ valid: false, code: 'INSUFFICIENT_SCOPE', token: body, valid_until: null });
       }
       usage.tokenUsed(token.id, now);
-      return answer({ valid: true, code: 'VALID', token: body });
+      return answer({ valid: true, code: 'VALID', token: body, valid_until: validUntil(token) });
     },
   };
 }

@@ -1196,6 +1196,8 @@ export interface components {
                 scopes: string[];
             };
             valid: boolean;
+            /** @description When VALID: the earliest instant this exact secret stops being valid without any further change (its expiry, or the end of a rotation grace); otherwise null. */
+            valid_until: string | null;
         };
         Webhook: {
             /** Format: date-time */
@@ -3059,7 +3061,8 @@ export interface operations {
                      *         "metadata": {
                      *           "team": "orders"
                      *         }
-                     *       }
+                     *       },
+                     *       "valid_until": "2027-01-15T09:00:00.000Z"
                      *     }
                      */
                     "application/json": components["schemas"]["VerifyResult"];
@@ -5389,7 +5392,8 @@ export interface operations {
                      *         "metadata": {
                      *           "team": "orders"
                      *         }
-                     *       }
+                     *       },
+                     *       "valid_until": "2027-01-15T09:00:00.000Z"
                      *     }
                      */
                     "application/json": components["schemas"]["VerifyResult"];
