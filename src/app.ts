@@ -31,6 +31,7 @@ import { memberRoutes } from './members/routes.js';
 import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
+import { edgeRoutes } from './tokens/edge-routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { settingsRoutes, workspaceRoutes } from './workspaces/routes.js';
@@ -121,6 +122,13 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
       verifier,
       verifyLimiter: services.verifyLimiter,
       verifyLimitPerMinute: services.config.verifyRateLimitPerMinute,
+    });
+    await app.register(edgeRoutes, {
+      prefix,
+      access,
+      openChangeStream: services.changeStreams.open,
+      usageReports: services.usageReports,
+      keepAliveMs: services.config.streamKeepAliveMs,
     });
     await app.register(memberRoutes, { prefix, access, members });
     await app.register(invitationRoutes, { prefix, access, invitations });

@@ -24,6 +24,8 @@ import { createDbRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/local-limiter.js';
 import { createTokenCache, type TokenCache } from './tokens/cache.js';
 import { createTokenService, type TokenService } from './tokens/service.js';
+import { type ChangeStreams, createChangeStreams } from './tokens/stream.js';
+import { createUsageReports, type UsageReports } from './tokens/usage-report.js';
 import { emitTokensUsed } from './tokens/used-events.js';
 import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
@@ -55,6 +57,9 @@ export interface Services {
   /** API-key principals by digest, and workspaces by id: what every bearer request needs. */
   credentialCache: InvalidatingCache<ApiKeyPrincipal>;
   verifier: Verifier;
+  /** The change streams of in-process verifiers open on this node, fed by its cluster notices. */
+  changeStreams: ChangeStreams;
+  usageReports: UsageReports;
   tokens: TokenService;
   members: MemberService;
   invitations: InvitationService;
@@ -135,6 +140,12 @@ export function createServices({
         break;
     }
   });
+  // After the caches above: a verifier told of a change asks again and must not get the stale answer.
+  const changeStreams = createChangeStreams({
+    perWorkspace: config.streamsPerWorkspace,
+    perNode: config.streamsPerNode,
+  });
+  notifier.subscribe((notice) => changeStreams.relay(notice));
   // Webhook fan-out is the outbox's one subscriber: one job per event, queued in the event's
   // transaction and expanded into deliveries after it commits.
   const outbox = createEventOutbox([queueFanOut]);
@@ -179,6 +190,8 @@ export function createServices({
     tokenCache,
     credentialCache,
     verifier: createVerifier({ db, clock, cache: tokenCache, usage, onResult: metrics.verifyResult }),
+    changeStreams,
+    usageReports: createUsageReports({ db, clock, usage }),
     tokens,
     members: createMemberService({ db, audit, notifier, invitations }),
     invitations,

@@ -6,9 +6,13 @@ import { CorruptJsonError, decodeJson, isJsonObject, isStringArray } from '../db
 import type { Db, Executor, Tx } from '../db/schema.js';
 import { newId } from '../ids.js';
 
-/** A cache-invalidation notice. Carries digests and ids only, never a secret. */
+/**
+ * A cache-invalidation notice. Carries digests and ids only, never a secret. A token change names
+ * the workspace and the tokens too, for the change streams of in-process verifiers; nodes from
+ * before these fields send digests alone, which a stream relays as a reset.
+ */
 export type Notice =
-  | { type: 'token.changed'; digests: string[] }
+  | { type: 'token.changed'; digests: string[]; workspaceId?: string; tokenIds?: string[] }
   | { type: 'credentials.changed'; digests: string[] }
   | { type: 'workspace.changed'; ids: string[] }
   | { type: 'reset' };
@@ -42,7 +46,13 @@ function knownNotice(value: Record<string, unknown>): Notice | null {
   switch (value.type) {
     case 'reset':
       return { type: 'reset' };
-    case 'token.changed':
+    case 'token.changed': {
+      if (!isStringArray(value.digests)) return null;
+      const { workspaceId, tokenIds } = value;
+      return typeof workspaceId === 'string' && isStringArray(tokenIds)
+        ? { type: value.type, digests: value.digests, workspaceId, tokenIds }
+        : { type: value.type, digests: value.digests };
+    }
     case 'credentials.changed':
       return isStringArray(value.digests) ? { type: value.type, digests: value.digests } : null;
     case 'workspace.changed':
