@@ -145,7 +145,10 @@ export function createServices({
     perWorkspace: config.streamsPerWorkspace,
     perNode: config.streamsPerNode,
   });
-  notifier.subscribe((notice) => changeStreams.relay(notice));
+  // This node's own notices were relayed when applied: their echo through the database is not.
+  notifier.subscribe((notice, echo) => {
+    if (!echo) changeStreams.relay(notice);
+  });
   // Webhook fan-out is the outbox's one subscriber: one job per event, queued in the event's
   // transaction and expanded into deliveries after it commits.
   const outbox = createEventOutbox([queueFanOut]);

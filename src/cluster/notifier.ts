@@ -17,7 +17,11 @@ export type Notice =
   | { type: 'workspace.changed'; ids: string[] }
   | { type: 'reset' };
 
-export type NoticeHandler = (notice: Notice) => void;
+/**
+ * Told of each notice; `echo` is true for this node's own notice heard back through the database,
+ * after `applyLocally` already applied it (caches drop again; relays need not repeat it).
+ */
+export type NoticeHandler = (notice: Notice, echo: boolean) => void;
 
 /** A notice as another node sent it (a NOTIFY payload). */
 export function decodeNotice(text: string): Notice {
@@ -102,7 +106,7 @@ export function createLocalNotifier(): Notifier {
   return {
     publish: async () => {},
     applyLocally: (notice) => {
-      for (const handler of handlers) handler(notice);
+      for (const handler of handlers) handler(notice, false);
     },
     subscribe: (handler) => {
       handlers.push(handler);
@@ -138,7 +142,11 @@ export class PostgresNotifier implements Notifier {
   }
 
   applyLocally(notice: Notice): void {
-    for (const handler of this.handlers) handler(notice);
+    this.deliver(notice, false);
+  }
+
+  private deliver(notice: Notice, echo: boolean): void {
+    for (const handler of this.handlers) handler(notice, echo);
   }
 
   subscribe(handler: NoticeHandler): void {
@@ -169,7 +177,7 @@ export class PostgresNotifier implements Notifier {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       try {
         const { notice, from, sentAt } = decodeNoticeMessage(message.payload);
-        this.applyLocally(notice);
+        this.deliver(notice, from === this.nodeId);
         // Own notices were applied before the change was answered: only other nodes' lag counts.
         if (from !== this.nodeId && sentAt !== null) this.onDelay(Math.max(0, this.now() - sentAt) / 1000);
       } catch (error) {

@@ -79,7 +79,14 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<EdgeRouteOptions> = async (ap
         body.end();
       }
       open.add(end);
-      request.raw.on('close', end);
+      // A stream's socket is never reused: one left open would hold up the app's close for its
+      // keep-alive time (and one the client left is half open).
+      const release = () => request.raw.socket?.destroy();
+      reply.raw.once('finish', release);
+      reply.raw.once('close', () => {
+        end();
+        release();
+      });
       body.on('close', end);
       // Subscribed before the headers go out: a verifier that sees them misses no later change.
       body.write(': connected\n\n');

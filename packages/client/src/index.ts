@@ -17,3 +17,10 @@ export {
 } from './client.js';
 export { TookenError, TookenUnavailableError, TookenUnreachableError } from './errors.js';
 export type { components, operations, paths } from './openapi.js';
+export {
+  createVerifier,
+  type TokenVerifier,
+  type VerifierOptions,
+  type VerifierStats,
+  type VerifyOptions,
+} from './verifier/verifier.js';
