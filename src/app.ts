@@ -31,6 +31,7 @@ import { memberRoutes } from './members/routes.js';
 import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
+import { edgeRoutes } from './tokens/edge-routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { tokenUpdateRoutes } from './tokens/update-routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
@@ -124,6 +125,13 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
       verifyLimitPerMinute: services.config.verifyRateLimitPerMinute,
     });
     await app.register(tokenUpdateRoutes, { prefix, access, tokens });
+    await app.register(edgeRoutes, {
+      prefix,
+      access,
+      openChangeStream: services.changeStreams.open,
+      usageReports: services.usageReports,
+      keepAliveMs: services.config.streamKeepAliveMs,
+    });
     await app.register(memberRoutes, { prefix, access, members });
     await app.register(invitationRoutes, { prefix, access, invitations });
     await app.register(auditRoutes, { prefix, access, auditLog: services.auditLog });

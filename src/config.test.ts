@@ -28,6 +28,9 @@ describe('configuration', () => {
       trustProxy: false,
       metricsToken: null,
       jobLeaseMs: 60_000,
+      streamsPerWorkspace: 100,
+      streamsPerNode: 1000,
+      streamKeepAliveMs: 15_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

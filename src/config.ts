@@ -32,6 +32,11 @@ export interface Config {
   readonly metricsToken: string | null;
   /** How long a claimed background job stays claimed when its node stops (crash, kill) before another run takes it. */
   readonly jobLeaseMs: number;
+  /** Change streams (`GET /v1/tokens/stream`) one workspace may hold open on one node, and all of the node's (docs/edge-verification.md#limits). */
+  readonly streamsPerWorkspace: number;
+  readonly streamsPerNode: number;
+  /** How often an idle change stream gets a keep-alive comment line. */
+  readonly streamKeepAliveMs: number;
 }
 
 export class ConfigError extends Error {
@@ -177,6 +182,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustProxy: trustProxy('TOOKEN_TRUST_PROXY'),
     metricsToken,
     jobLeaseMs: integer('TOOKEN_JOB_LEASE_MS', 60_000, 1_000, 3_600_000),
+    streamsPerWorkspace: integer('TOOKEN_STREAMS_PER_WORKSPACE', 100, 1, 100_000),
+    streamsPerNode: integer('TOOKEN_STREAMS_PER_NODE', 1000, 1, 1_000_000),
+    streamKeepAliveMs: integer('TOOKEN_STREAM_KEEPALIVE_MS', 15_000, 10, 15_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -25,6 +25,8 @@ import { createLocalRateLimiter, type LocalRateLimiter } from './rate-limit/loca
 import { createTokenCache, type TokenCache } from './tokens/cache.js';
 import { createTokenRateLimiter, type TokenRateLimiter } from './tokens/rate.js';
 import { createTokenService, type TokenService } from './tokens/service.js';
+import { type ChangeStreams, createChangeStreams } from './tokens/stream.js';
+import { createUsageReports, type UsageReports } from './tokens/usage-report.js';
 import { emitTokensUsed } from './tokens/used-events.js';
 import { createTokenUses } from './tokens/uses.js';
 import { createVerifier, type Verifier } from './tokens/verify.js';
@@ -59,6 +61,9 @@ export interface Services {
   /** API-key principals by digest, and workspaces by id: what every bearer request needs. */
   credentialCache: InvalidatingCache<ApiKeyPrincipal>;
   verifier: Verifier;
+  /** The change streams of in-process verifiers open on this node, fed by its cluster notices. */
+  changeStreams: ChangeStreams;
+  usageReports: UsageReports;
   tokens: TokenService;
   members: MemberService;
   invitations: InvitationService;
@@ -139,6 +144,15 @@ export function createServices({
         break;
     }
   });
+  // After the caches above: a verifier told of a change asks again and must not get the stale answer.
+  const changeStreams = createChangeStreams({
+    perWorkspace: config.streamsPerWorkspace,
+    perNode: config.streamsPerNode,
+  });
+  // This node's own notices were relayed when applied: their echo through the database is not.
+  notifier.subscribe((notice, echo) => {
+    if (!echo) changeStreams.relay(notice);
+  });
   // Webhook fan-out is the outbox's one subscriber: one job per event, queued in the event's
   // transaction and expanded into deliveries after it commits.
   const outbox = createEventOutbox([queueFanOut]);
@@ -192,6 +206,8 @@ export function createServices({
       onResult: metrics.verifyResult,
     }),
     tokenRateLimiter,
+    changeStreams,
+    usageReports: createUsageReports({ db, clock, usage }),
     tokens,
     members: createMemberService({ db, audit, notifier, invitations }),
     invitations,

@@ -6,14 +6,22 @@ import { CorruptJsonError, decodeJson, isJsonObject, isStringArray } from '../db
 import type { Db, Executor, Tx } from '../db/schema.js';
 import { newId } from '../ids.js';
 
-/** A cache-invalidation notice. Carries digests and ids only, never a secret. */
+/**
+ * A cache-invalidation notice. Carries digests and ids only, never a secret. A token change names
+ * the workspace and the tokens too, for the change streams of in-process verifiers; nodes from
+ * before these fields send digests alone, which a stream relays as a reset.
+ */
 export type Notice =
-  | { type: 'token.changed'; digests: string[] }
+  | { type: 'token.changed'; digests: string[]; workspaceId?: string; tokenIds?: string[] }
   | { type: 'credentials.changed'; digests: string[] }
   | { type: 'workspace.changed'; ids: string[] }
   | { type: 'reset' };
 
-export type NoticeHandler = (notice: Notice) => void;
+/**
+ * Told of each notice; `echo` is true for this node's own notice heard back through the database,
+ * after `applyLocally` already applied it (caches drop again; relays need not repeat it).
+ */
+export type NoticeHandler = (notice: Notice, echo: boolean) => void;
 
 /** A notice as another node sent it (a NOTIFY payload). */
 export function decodeNotice(text: string): Notice {
@@ -42,7 +50,13 @@ function knownNotice(value: Record<string, unknown>): Notice | null {
   switch (value.type) {
     case 'reset':
       return { type: 'reset' };
-    case 'token.changed':
+    case 'token.changed': {
+      if (!isStringArray(value.digests)) return null;
+      const { workspaceId, tokenIds } = value;
+      return typeof workspaceId === 'string' && isStringArray(tokenIds)
+        ? { type: value.type, digests: value.digests, workspaceId, tokenIds }
+        : { type: value.type, digests: value.digests };
+    }
     case 'credentials.changed':
       return isStringArray(value.digests) ? { type: value.type, digests: value.digests } : null;
     case 'workspace.changed':
@@ -92,7 +106,7 @@ export function createLocalNotifier(): Notifier {
   return {
     publish: async () => {},
     applyLocally: (notice) => {
-      for (const handler of handlers) handler(notice);
+      for (const handler of handlers) handler(notice, false);
     },
     subscribe: (handler) => {
       handlers.push(handler);
@@ -128,7 +142,11 @@ export class PostgresNotifier implements Notifier {
   }
 
   applyLocally(notice: Notice): void {
-    for (const handler of this.handlers) handler(notice);
+    this.deliver(notice, false);
+  }
+
+  private deliver(notice: Notice, echo: boolean): void {
+    for (const handler of this.handlers) handler(notice, echo);
   }
 
   subscribe(handler: NoticeHandler): void {
@@ -159,7 +177,7 @@ export class PostgresNotifier implements Notifier {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       try {
         const { notice, from, sentAt } = decodeNoticeMessage(message.payload);
-        this.applyLocally(notice);
+        this.deliver(notice, from === this.nodeId);
         // Own notices were applied before the change was answered: only other nodes' lag counts.
         if (from !== this.nodeId && sentAt !== null) this.onDelay(Math.max(0, this.now() - sentAt) / 1000);
       } catch (error) {

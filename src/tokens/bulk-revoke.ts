@@ -50,12 +50,20 @@ export function createBulkRevoke({
         // whole request, and the transaction undoes every revocation above.
         for (const row of revoked) assertNoEscalation(ctx, decodeScopes(row.scopes), 'revoke a token with');
         const digests: string[] = [];
+        const tokenIds: string[] = [];
         for (const row of revoked) {
           // The entry's `from` status is computed from the row as it was: not revoked.
           const notices = await recordRevoked(tx, ctx, { ...row, revoked_at: null }, now, meta);
-          for (const notice of notices) if (notice.type === 'token.changed') digests.push(...notice.digests);
+          for (const notice of notices) {
+            if (notice.type !== 'token.changed') continue;
+            digests.push(...notice.digests);
+            tokenIds.push(...(notice.tokenIds ?? []));
+          }
         }
-        return { result: revoked.length, notices: digests.length > 0 ? [tokenChanged(digests)] : [] };
+        return {
+          result: revoked.length,
+          notices: tokenIds.length > 0 ? [tokenChanged(ctx.workspace.id, tokenIds, digests)] : [],
+        };
       });
     },
   };

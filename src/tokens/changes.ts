@@ -7,8 +7,16 @@ import type { EventOutbox } from '../events/outbox.js';
 import { tokenStatus } from './status.js';
 import { tokenView } from './view.js';
 
-/** Every node's verify cache drops these secrets (a remembered miss, a revoked or rotated secret). */
-export const tokenChanged = (digests: string[]): Notice => ({ type: 'token.changed', digests });
+/**
+ * Every node's verify cache drops these secrets (a remembered miss, a revoked or rotated secret),
+ * and every change stream of the workspace tells its verifiers the tokens' answers may have changed.
+ */
+export const tokenChanged = (workspaceId: string, tokenIds: string[], digests: string[]): Notice => ({
+  type: 'token.changed',
+  digests,
+  workspaceId,
+  tokenIds,
+});
 
 /** Who acts on a token: a caller, or the system (a leak report has no caller). */
 export type Acting = WorkspaceContext | SystemContext;
@@ -71,7 +79,7 @@ export function createTokenChanges({ audit, outbox }: { audit: AuditService; out
       { revoked_at: revokedAt },
       { status: { from: was, to: 'revoked' }, revoked_at: { from: null, to: revokedAt } },
     );
-    return [tokenChanged(await secretsOf(tx, row.id))];
+    return [tokenChanged(row.workspace_id, [row.id], await secretsOf(tx, row.id))];
   };
 
   return { record, secretsOf, markRevoked, recordRevoked };

@@ -1,7 +1,9 @@
 import { type AuditService, SYSTEM_META } from '../audit/service.js';
 import type { Clock } from '../clock.js';
+import type { Notice, Notifier } from '../cluster/notifier.js';
 import type { Db, TokensTable, Tx } from '../db/schema.js';
 import type { EventOutbox } from '../events/outbox.js';
+import { tokenChanged } from './changes.js';
 import { tokenView } from './view.js';
 
 const DAY_MS = 86_400_000;
@@ -26,12 +28,21 @@ export function createExpirySweep({
   clock,
   audit,
   outbox,
+  notifier,
 }: {
   db: Db;
   clock: Clock;
   audit: AuditService;
   outbox: EventOutbox;
+  /** Tells change streams that an expired token's answer changed (caches compute expiry anyway). */
+  notifier: Notifier;
 }) {
+  /** Publishes inside `tx`; applied on this node once `tx` committed (by the caller). */
+  const changed = async (tx: Tx, workspaceId: string, tokenIds: string[]): Promise<Notice> => {
+    const notice = tokenChanged(workspaceId, tokenIds, []);
+    await notifier.publish(tx, notice);
+    return notice;
+  };
   const claimEach = async (
     marker: Marker,
     due: TokensTable[],
@@ -40,17 +51,19 @@ export function createExpirySweep({
     let written = 0;
     for (const row of due) {
       const now = clock();
-      await db.transaction().execute(async (tx) => {
+      const notice = await db.transaction().execute(async (tx) => {
         const claimed = await tx
           .updateTable('tokens')
           .set({ [marker]: now })
           .where('id', '=', row.id)
           .where(marker, 'is', null)
           .executeTakeFirst();
-        if (Number(claimed.numUpdatedRows) === 0) return; // another node got there first
+        if (Number(claimed.numUpdatedRows) === 0) return null; // another node got there first
         await write(tx, row, now);
         written += 1;
+        return marker === 'expired_recorded_at' ? changed(tx, row.workspace_id, [row.id]) : null;
       });
+      if (notice !== null) notifier.applyLocally(notice);
     }
     return written;
   };
@@ -107,8 +120,27 @@ export function createExpirySweep({
         }),
       );
     }
-    // Secrets whose rotation grace has ended are already refused by the clock; drop their rows.
-    const retired = await db.deleteFrom('token_secrets').where('retires_at', '<=', now).executeTakeFirst();
-    return { expired, expiring, retiredSecrets: Number(retired.numDeletedRows) };
+    // Secrets whose rotation grace has ended are already refused by the clock (and by verifiers,
+    // through valid_until); drop their rows, and tell the change streams as a backstop.
+    const { deleted, notices } = await db.transaction().execute(async (tx) => {
+      const ending = await tx
+        .selectFrom('token_secrets')
+        .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
+        .select(['tokens.id', 'tokens.workspace_id'])
+        .where('token_secrets.retires_at', '<=', now)
+        .execute();
+      if (ending.length === 0) return { deleted: 0, notices: [] };
+      const retired = await tx.deleteFrom('token_secrets').where('retires_at', '<=', now).executeTakeFirst();
+      const byWorkspace = new Map<string, Set<string>>();
+      for (const row of ending) {
+        const ids = byWorkspace.get(row.workspace_id) ?? new Set<string>();
+        byWorkspace.set(row.workspace_id, ids.add(row.id));
+      }
+      const published: Notice[] = [];
+      for (const [workspaceId, ids] of byWorkspace) published.push(await changed(tx, workspaceId, [...ids]));
+      return { deleted: Number(retired.numDeletedRows), notices: published };
+    });
+    for (const notice of notices) notifier.applyLocally(notice);
+    return { expired, expiring, retiredSecrets: deleted };
   };
 }

@@ -1,5 +1,6 @@
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
+import type { Notifier } from '../cluster/notifier.js';
 import type { Db } from '../db/schema.js';
 import type { EventOutbox } from '../events/outbox.js';
 import type { JobDefinition } from '../jobs/runner.js';
@@ -14,6 +15,7 @@ export function tokenJobs(deps: {
   clock: Clock;
   audit: AuditService;
   outbox: EventOutbox;
+  notifier: Notifier;
 }): Record<TokenJobKind, JobDefinition> {
   const sweep = createExpirySweep(deps);
   const refill = createUsesRefill(deps);

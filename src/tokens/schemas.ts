@@ -104,6 +104,10 @@ export const VerifyResponse = Type.Object(
         external_id: Type.Union([Type.String(), Type.Null()]),
       }),
     ),
+    valid_until: Type.Union([Timestamp, Type.Null()], {
+      description:
+        'When VALID: the earliest instant this exact secret stops being valid without any further change (its expiry, or the end of a rotation grace); otherwise null.',
+    }),
     remaining: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Uses left, for a token with a uses limit' }),
     ),
@@ -128,6 +132,7 @@ export const VerifyResponse = Type.Object(
           metadata: { team: 'orders' },
           external_id: null,
         },
+        valid_until: '2027-01-15T09:00:00.000Z',
       },
     ],
   },

@@ -146,7 +146,7 @@ export function createTokenService({
             .execute();
           await record(tx, ctx, { event: 'token.created', row, at: now, meta }, {}, null);
           // A cached miss for this digest (someone tried it before it existed) must go.
-          return { result: undefined, notices: [tokenChanged([secretDigest])] };
+          return { result: undefined, notices: [tokenChanged(row.workspace_id, [row.id], [secretDigest])] };
         });
       } catch (error) {
         if (isUniqueViolation(error))
@@ -250,7 +250,10 @@ export function createTokenService({
             ...(graceSeconds > 0 ? { grace_period_seconds: { from: null, to: graceSeconds } } : {}),
           },
         );
-        return { result: undefined, notices: [tokenChanged([...old, secretDigest])] };
+        return {
+          result: undefined,
+          notices: [tokenChanged(row.workspace_id, [row.id], [...old, secretDigest])],
+        };
       });
       return { ...tokenView(rotated, now), token: secret };
     },

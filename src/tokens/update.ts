@@ -144,7 +144,10 @@ export function createTokenUpdate({
           }
           await record(tx, ctx, { event: 'token.updated', row: next, at: now, meta }, {}, changed);
           // Every node's verify cache drops the token, so its next verify sees the new answer.
-          return { result: undefined, notices: [tokenChanged(await secretsOf(tx, row.id))] };
+          return {
+            result: undefined,
+            notices: [tokenChanged(row.workspace_id, [row.id], await secretsOf(tx, row.id))],
+          };
         });
       } catch (error) {
         if (isUniqueViolation(error))

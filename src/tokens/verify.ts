@@ -28,6 +28,11 @@ export interface VerifyResult {
     metadata: Record<string, unknown>;
     external_id: string | null;
   };
+  /**
+   * When VALID: the earliest instant this exact secret stops being valid without any further
+   * change (the token's expiry, or the end of the rotation grace of a retiring secret); else null.
+   */
+  valid_until: string | null;
   /** Uses left: only for a token with a uses limit. */
   remaining?: number;
   /** Only for a token with its own rate limit. */
@@ -46,6 +51,14 @@ export interface Verifier {
     scopes: readonly string[];
     rateLimited: boolean;
   }): Promise<VerifyResult>;
+}
+
+/** The earliest of the token's expiry and the end of this secret's rotation grace, if any. */
+function validUntil(token: CachedToken): string | null {
+  const { expiresAt, retiresAt } = token;
+  const until =
+    expiresAt === null ? retiresAt : retiresAt === null ? expiresAt : Math.min(expiresAt, retiresAt);
+  return until === null ? null : new Date(until).toISOString();
 }
 
 /**
@@ -85,7 +98,7 @@ export function createVerifier({
     async verify({ workspaceId, presented, scopes, rateLimited }) {
       const token = await find(presented);
       if (token === null || token.workspaceId !== workspaceId)
-        return answer({ valid: false, code: 'NOT_FOUND' });
+        return answer({ valid: false, code: 'NOT_FOUND', valid_until: null });
       const now = clock();
       const body = {
         id: token.id,
@@ -98,7 +111,7 @@ export function createVerifier({
       // A token with limits of its own says so in every answer (`remaining`, `ratelimit`), so an
       // in-process verifier knows never to cache it; the budget is read from the database each time.
       const refused = async (code: VerifyCode, ratelimit = rateOf(token)): Promise<VerifyResult> => {
-        const result: VerifyResult = { valid: false, code, token: body };
+        const result: VerifyResult = { valid: false, code, token: body, valid_until: null };
         if (token.usesLimited) result.remaining = await limits.uses.left(token.id);
         if (ratelimit !== undefined) result.ratelimit = ratelimit;
         return answer(result);
@@ -112,7 +125,12 @@ export function createVerifier({
       if (rateLimited || own?.allowed === false) return refused('RATE_LIMITED', ratelimit);
       if (!scopes.every((scope) => token.scopes.includes(scope)))
         return refused('INSUFFICIENT_SCOPE', ratelimit);
-      const result: VerifyResult = { valid: true, code: 'VALID', token: body };
+      const result: VerifyResult = {
+        valid: true,
+        code: 'VALID',
+        token: body,
+        valid_until: validUntil(token),
+      };
       if (ratelimit !== undefined) result.ratelimit = ratelimit;
       if (token.usesLimited) {
         const left = await limits.uses.take(token.id);

@@ -243,6 +243,11 @@ export function createWorkspaceService({
           .select('token_secrets.digest')
           .where('tokens.workspace_id', '=', workspace.id)
           .execute();
+        const tokens = await tx
+          .selectFrom('tokens')
+          .select('id')
+          .where('workspace_id', '=', workspace.id)
+          .execute();
         const keys = await tx
           .selectFrom('api_keys')
           .select('digest')
@@ -252,7 +257,12 @@ export function createWorkspaceService({
         return {
           result: undefined,
           notices: [
-            { type: 'token.changed', digests: secrets.map((row) => row.digest) },
+            {
+              type: 'token.changed',
+              digests: secrets.map((row) => row.digest),
+              workspaceId: workspace.id,
+              tokenIds: tokens.map((row) => row.id),
+            },
             { type: 'credentials.changed', digests: keys.map((row) => row.digest) },
             { type: 'workspace.changed', ids: [workspace.id] },
           ],

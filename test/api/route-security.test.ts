@@ -100,6 +100,9 @@ const TABLE: readonly Rule[] = [
   { op: `PATCH ${W}/tokens/{id}`, roles: OWNER_ADMIN, scope: 'tokens:write' },
   { op: `POST ${W}/tokens/revoke`, roles: OWNER_ADMIN, scope: 'tokens:revoke' },
   { op: `POST ${W}/tokens/verify`, roles: ALL, scope: 'tokens:verify' },
+  // In-process verifiers: the change stream and usage reports, for whoever may verify.
+  { op: `GET ${W}/tokens/stream`, roles: ALL, scope: 'tokens:verify' },
+  { op: `POST ${W}/tokens/usage`, roles: ALL, scope: 'tokens:verify' },
   // Members and invitations: everyone views, only the Owner invites, changes roles and removes
   // others (a member may remove themself, which a made-up id never is); tokens never.
   { op: `GET ${W}/members`, roles: ALL, scope: null },

@@ -135,6 +135,7 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
           metadata: { env: 'prod' },
           external_id: null,
         },
+        valid_until: created.expires_at,
       });
       expect(res.body).not.toContain(created.token);
       expect(await h.code(caller, created.token, [])).toBe('VALID');
@@ -158,7 +159,11 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
         key.key,
         theirs.token,
       ]) {
-        expect(await h.verifyBody(caller, presented), presented).toEqual({ valid: false, code: 'NOT_FOUND' });
+        expect(await h.verifyBody(caller, presented), presented).toEqual({
+          valid: false,
+          code: 'NOT_FOUND',
+          valid_until: null,
+        });
       }
       expect(await h.code(other.caller, theirs.token)).toBe('VALID');
     });
@@ -388,7 +393,7 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
           payload: { token },
         });
         expect(res.statusCode).toBe(200);
-        expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND' });
+        expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND', valid_until: null });
       }
       // Lone surrogates too (raw JSON escapes): verify never stores what it is given.
       for (const token of ['tkn_\\ud800', '\\udc00', `tkn_${'a'.repeat(38)}\\ud83d`]) {
@@ -399,7 +404,7 @@ describe.each(dialects())('%s: verifying and using tokens', (dialect) => {
           payload: `{"token":"${token}"}`,
         });
         expect(res.statusCode, token).toBe(200);
-        expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND' });
+        expect(json(res)).toEqual({ valid: false, code: 'NOT_FOUND', valid_until: null });
       }
       const created = await t.app.inject({
         method: 'POST',
@@ -559,6 +564,7 @@ describe.each(dialects())('%s: the verification budget', (dialect) => {
         metadata: {},
         external_id: null,
       },
+      valid_until: null,
     });
     expect(limited.headers).toMatchObject({
       'x-ratelimit-limit': '2',

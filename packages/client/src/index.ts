@@ -30,3 +30,10 @@ export type {
   TookenToken,
 } from './middleware/types.js';
 export type { components, operations, paths } from './openapi.js';
+export {
+  type CachedVerifier,
+  createVerifier,
+  type VerifierOptions,
+  type VerifierStats,
+  type VerifyOptions,
+} from './verifier/verifier.js';

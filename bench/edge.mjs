@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+// Benchmark of in-process verification (docs/edge-verification.md; see BENCHMARKS.md).
+//
+// Creates a fresh database on a local PostgreSQL server and runs two built servers (dist/) against
+// it as child processes, then measures with @tooken/client's createVerifier (packages/client/dist):
+//   1. cache-hit verifies per second in this process, on one core (target ≥ 1,000,000/s);
+//   2. revoke on node A → refused by a verifier connected to node B, over BENCH_ITERATIONS tokens:
+//      ms from A's 204 to the verifier's first refusal, p50/p99 (target p99 ≤ 20 ms), and the VALID
+//      answers it served after the invalidation had reached it (target 0).
+// Run it with `npm run bench:edge` (which builds first). Traffic goes to 127.0.0.1 only; the
+// database is dropped at the end. The whole run is bounded (< 3 min).
+//
+// Knobs (environment): TOOKEN_BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
+// BENCH_ITERATIONS (200 revocations), BENCH_HIT_SECONDS (3: how long the hit loop runs).
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { createVerifier } from '../packages/client/dist/index.js';
+import {
+  api,
+  createTeamKey,
+  createWorkspace,
+  freePort,
+  guardRun,
+  intFromEnv,
+  loadAverage,
+  log,
+  percentile,
+  reportExitedServers,
+  runMain,
+  signUp,
+  startServer,
+  stopServer,
+  waitReady,
+} from './lib.mjs';
+
+const ADMIN_URL = process.env.TOOKEN_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const ITERATIONS = intFromEnv('BENCH_ITERATIONS', 200, 1, 2_000);
+const HIT_SECONDS = intFromEnv('BENCH_HIT_SECONDS', 3, 1, 30);
+const HIT_TARGET = 1_000_000;
+const P99_TARGET_MS = 20;
+// One revocation that never reaches the verifier stops waiting here (counted as a miss).
+const WAIT_CAP_MS = 2_000;
+const DEADLINE_MS = 170_000;
+
+const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const verdict = (pass) => (pass ? 'PASS' : 'MISS');
+/** Lets I/O (the change stream) in: a loop of cache hits never yields on its own. */
+const yieldToIo = () => new Promise((resolve) => setImmediate(resolve));
+
+async function adminQuery(text) {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+function databaseUrl(name) {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Waits, yielding to I/O, until `check()` holds; false after `capMs`. */
+async function waitFor(check, capMs) {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > capMs) return false;
+    await yieldToIo();
+  }
+  return true;
+}
+
+/** Cache-hit verifies per second: one secret, answered from the cache, `HIT_SECONDS` long. */
+async function cacheHits(verifier, secret) {
+  const first = await verifier.verify(secret);
+  if (first.code !== 'VALID') throw new Error(`hit bench token: ${first.code}`);
+  const before = verifier.stats();
+  let count = 0;
+  const start = performance.now();
+  const end = start + HIT_SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 10_000; i++) await verifier.verify(secret);
+    count += 10_000;
+    await yieldToIo();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const after = verifier.stats();
+  if (after.hits - before.hits !== count)
+    throw new Error(`only ${after.hits - before.hits} of ${count} were cache hits`);
+  return count / seconds;
+}
+
+async function revocations(a, verifier, apiKey) {
+  const delays = [];
+  let staleValid = 0;
+  let missed = 0;
+  for (let i = 0; i < ITERATIONS; i++) {
+    const before = verifier.stats().events;
+    const { json: created } = await api(a.base, 'POST', '/v1/tokens', {
+      body: { name: `edge-${i}`, scopes: ['tokens:verify'] },
+      bearer: apiKey,
+    });
+    // The creation is announced too: wait for it, so the next event is the revocation's.
+    if (!(await waitFor(() => verifier.stats().events > before, WAIT_CAP_MS)))
+      throw new Error('creation never announced');
+    if ((await verifier.verify(created.token)).code !== 'VALID') throw new Error('new token not VALID');
+    const hits = verifier.stats().hits;
+    if ((await verifier.verify(created.token)).code !== 'VALID' || verifier.stats().hits !== hits + 1)
+      throw new Error('new token not served from the cache');
+    const announced = verifier.stats().events;
+    const res = await fetch(`${a.base}/v1/tokens/${created.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    const revokedAt = performance.now();
+    if (res.status !== 204) throw new Error(`revoke on A → ${res.status}`);
+    for (;;) {
+      const reached = verifier.stats().events > announced;
+      const { code } = await verifier.verify(created.token);
+      const at = performance.now();
+      if (code !== 'VALID') {
+        delays.push(Math.max(0, at - revokedAt));
+        break;
+      }
+      if (reached) staleValid += 1;
+      if (at - revokedAt > WAIT_CAP_MS) {
+        missed += 1;
+        delays.push(Number.POSITIVE_INFINITY);
+        break;
+      }
+      await yieldToIo();
+    }
+  }
+  return { delays: delays.sort((x, y) => x - y), staleValid, missed };
+}
+
+async function main() {
+  const started = Date.now();
+  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'tooken-bench-edge-'));
+  const dbName = `tooken_bench_${randomBytes(6).toString('hex')}`;
+  const servers = [];
+  let verifier = null;
+  let dbCreated = false;
+  let cleaned = null;
+  const cleanUp = () => {
+    cleaned ??= (async () => {
+      await verifier?.close().catch(() => {});
+      await Promise.all(servers.map(stopServer));
+      if (dbCreated) {
+        try {
+          await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        } catch (error) {
+          process.stderr.write(`bench: could not drop database ${dbName}: ${error.message}\n`);
+        }
+      }
+      rmSync(tempDir, { recursive: true, force: true });
+    })();
+    return cleaned;
+  };
+  const disarm = guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => servers });
+  try {
+    await adminQuery(`CREATE DATABASE ${dbName}`);
+    dbCreated = true;
+    const dbUrl = databaseUrl(dbName);
+    const secretKey = randomBytes(32).toString('base64');
+    const node = async (name) => {
+      const dataDir = path.join(tempDir, name);
+      mkdirSync(dataDir);
+      const s = startServer({
+        name,
+        dataDir,
+        port: await freePort(),
+        env: {
+          TOOKEN_DATABASE_URL: dbUrl,
+          TOOKEN_SECRET_KEY: secretKey,
+          TOOKEN_RATE_LIMIT_PER_MINUTE: '100000000',
+          TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000000000',
+          TOOKEN_LOG_LEVEL: 'warn',
+        },
+      });
+      servers.push(s);
+      await waitReady(s); // one at a time: the first applies the migrations
+      return s;
+    };
+    const a = await node('A');
+    const b = await node('B');
+    log(`node A on ${a.base}; node B on ${b.base}; PostgreSQL database ${dbName}`);
+    log(`load average before: ${loadAverage()} (on ${os.cpus().length} CPUs)`);
+
+    const { session } = await signUp(a.base);
+    const ws = await createWorkspace(a.base, session);
+    const key = await createTeamKey(a.base, ws.slug, session);
+    verifier = createVerifier({ baseUrl: b.base, apiKey: key.key, onError: () => {} });
+    await verifier.ready();
+    const { json: hitToken } = await api(a.base, 'POST', '/v1/tokens', {
+      body: { name: 'edge-hits', scopes: ['tokens:verify'] },
+      bearer: key.key,
+    });
+    const before = verifier.stats().events;
+    await waitFor(() => verifier.stats().events > before, WAIT_CAP_MS);
+
+    const perSecond = await cacheHits(verifier, hitToken.token);
+    const { delays, staleValid, missed } = await revocations(a, verifier, key.key);
+    const p50 = percentile(delays, 50);
+    const p99 = percentile(delays, 99);
+
+    log('');
+    log(
+      `cache-hit verifies in-process, one core: ${Math.round(perSecond).toLocaleString('en')}/s ` +
+        `(target ≥ ${HIT_TARGET.toLocaleString('en')}/s) ${verdict(perSecond >= HIT_TARGET)}`,
+    );
+    log(
+      `revoke on A → refused by a verifier on B, ${delays.length} revocations: p50 ${fmt(p50)} ms, ` +
+        `p99 ${fmt(p99)} ms, max ${fmt(delays.at(-1))} ms (target p99 ≤ ${P99_TARGET_MS} ms) ${verdict(p99 <= P99_TARGET_MS)}`,
+    );
+    log(
+      `VALID answers served after the invalidation reached the verifier: ${staleValid} (target 0) ${verdict(staleValid === 0)}` +
+        (missed > 0 ? `; ${missed} revocations never reached it within ${WAIT_CAP_MS} ms` : ''),
+    );
+    log(`whole bench ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (perSecond < HIT_TARGET || p99 > P99_TARGET_MS || staleValid > 0 || missed > 0) process.exitCode = 1;
+  } catch (error) {
+    reportExitedServers(servers);
+    throw error;
+  } finally {
+    disarm();
+    await cleanUp();
+  }
+}
+
+runMain(main);

@@ -1,0 +1,386 @@
+/// <reference types="node" />
+import { hash } from 'node:crypto';
+import type { VerifyResult } from '../client.js';
+import { errorFrom, TookenUnavailableError } from '../errors.js';
+import { Lru } from './lru.js';
+import { isTokenSecret } from './secret.js';
+import { readEvents, type ServerEvent } from './sse.js';
+import { createUsageReporter } from './usage.js';
+
+export interface VerifierOptions {
+  /** Where Tooken is, e.g. `https://tooken.internal`. */
+  baseUrl: string;
+  /** An API key of the workspace (`tok_live_…`), or a token with `tokens:verify`. */
+  apiKey: string;
+  /** Name the workspace in the paths (`/v1/workspaces/{slug}/…`); the key's own workspace otherwise. */
+  workspace?: string | undefined;
+  /** How many answers the cache keeps (least recently used go first). Default 100,000. */
+  maxEntries?: number | undefined;
+  /**
+   * How long after the change stream was lost cached answers may still be served while the server
+   * cannot be reached (never longer). Default 0: fail closed at once.
+   */
+  staleIfErrorMs?: number | undefined;
+  fetch?: typeof fetch | undefined;
+  /** The longest a cached answer is served, as a backstop to the stream. Default 5 minutes. */
+  maxAgeMs?: number | undefined;
+  /** A stream silent this long (the server sends a comment every 15 s) is taken as lost. Default 45 s. */
+  idleTimeoutMs?: number | undefined;
+  /** How often uses served from the cache are reported (`POST /v1/tokens/usage`). Default 5 s. */
+  reportEveryMs?: number | undefined;
+  /** The clock `valid_until` is compared with; tests share one with the server. Default `Date.now`. */
+  now?: (() => number) | undefined;
+  /** Told of stream and report failures (the verifier keeps going: reconnects, retries). */
+  onError?: ((error: unknown) => void) | undefined;
+}
+
+export interface VerifyOptions {
+  /** Scopes the token must all hold: else `INSUFFICIENT_SCOPE`. */
+  scopes?: readonly string[] | undefined;
+}
+
+export interface VerifierStats {
+  /** Whether the change stream is connected (cached answers are served only then). */
+  connected: boolean;
+  entries: number;
+  hits: number;
+  misses: number;
+  /** `invalidate` and `reset` events received. */
+  events: number;
+  /** Times the stream was (re)established. */
+  connections: number;
+}
+
+export interface CachedVerifier {
+  /**
+   * The answer of `POST /v1/tokens/verify` for `secret`, from the cache when it may be served, else
+   * from the server. Throws `TookenUnavailableError` when the server cannot answer and nothing may
+   * be served, and `TookenError` when the server refuses the verifier's own credential.
+   * Answers are shared and frozen: do not modify them.
+   */
+  verify(secret: string, options?: VerifyOptions): Promise<VerifyResult>;
+  /** Resolves once the change stream is connected (at once when it is). */
+  ready(): Promise<void>;
+  stats(): VerifierStats;
+  /** Reports the uses not reported yet, closes the stream and stops every timer. */
+  close(): Promise<void>;
+}
+
+interface Entry {
+  result: VerifyResult;
+  tokenId: string;
+  /** valid_until of a VALID answer (Infinity when none); Infinity for REVOKED and EXPIRED. */
+  until: number;
+  storedAt: number;
+  /** The INSUFFICIENT_SCOPE answer for this token, made on first need. */
+  refused: VerifyResult | null;
+}
+
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', valid_until: null });
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 10_000;
+
+/**
+ * Only answers that hold until a change the stream announces: VALID, REVOKED and EXPIRED, of
+ * tokens without limits (an answer carrying `remaining` or `ratelimit` is the server's alone).
+ * NOT_FOUND is never cached: a forged secret could otherwise fill the cache.
+ */
+function cacheable(result: VerifyResult): boolean {
+  if ('remaining' in result || 'ratelimit' in result || result.token === undefined) return false;
+  return result.code === 'VALID' || result.code === 'REVOKED' || result.code === 'EXPIRED';
+}
+
+function freeze(result: VerifyResult): VerifyResult {
+  if (result.token !== undefined) {
+    Object.freeze(result.token.scopes);
+    Object.freeze(result.token.metadata);
+    Object.freeze(result.token);
+  }
+  return Object.freeze(result);
+}
+
+/**
+ * An in-process verifier (docs/edge-verification.md): answers from a bounded cache kept exact by
+ * the workspace's change stream, served only while that stream is connected; everything else is
+ * asked from the server, and fails closed.
+ */
+export function createVerifier(options: VerifierOptions): CachedVerifier {
+  const send = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? Date.now;
+  const maxAgeMs = options.maxAgeMs ?? 300_000;
+  const staleIfErrorMs = options.staleIfErrorMs ?? 0;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
+  const onError = options.onError ?? (() => {});
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const prefix =
+    options.workspace === undefined ? '/v1' : `/v1/workspaces/${encodeURIComponent(options.workspace)}`;
+  const verifyUrl = `${base}${prefix}/tokens/verify`;
+  const streamUrl = `${base}${prefix}/tokens/stream`;
+  const authorization = `Bearer ${options.apiKey}`;
+
+  /** Cache keys (SHA-256 of the secret) by token id, so an `invalidate` finds every secret of a token. */
+  const byToken = new Map<string, Set<string>>();
+  const unindex = (key: string, entry: Entry) => {
+    const keys = byToken.get(entry.tokenId);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) byToken.delete(entry.tokenId);
+  };
+  const cache = new Lru<Entry>(options.maxEntries ?? 100_000, unindex);
+
+  let closed = false;
+  let connected = false;
+  /**
+   * An answer is stored only if nothing could have changed it while it was asked: no reset or loss
+   * of the stream (`epoch`), and no invalidation of its token since (`invalidatedAt`, by the
+   * `generation` of each invalidation; forgotten past a bound, which `floor` then stands for).
+   */
+  let epoch = 0;
+  let generation = 0;
+  let floor = 0;
+  const invalidatedAt = new Map<string, number>();
+  const mayStore = (tokenId: string, asked: { epoch: number; generation: number }) =>
+    asked.epoch === epoch &&
+    asked.generation >= floor &&
+    (invalidatedAt.get(tokenId) ?? -1) <= asked.generation;
+  let lostAt: number | null = null;
+  let hits = 0;
+  let misses = 0;
+  let events = 0;
+  let connections = 0;
+  let waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+
+  const usage = createUsageReporter({
+    url: `${base}${prefix}/tokens/usage`,
+    authorization,
+    send,
+    everyMs: options.reportEveryMs ?? 5_000,
+    maxTokens: options.maxEntries ?? 100_000,
+    onError,
+  });
+
+  const clear = () => {
+    epoch += 1;
+    cache.clear();
+    byToken.clear();
+  };
+
+  const store = (key: string, result: VerifyResult, at: number) => {
+    const tokenId = result.token?.id;
+    if (tokenId === undefined) return;
+    const until =
+      result.code === 'VALID' && result.valid_until !== null
+        ? Date.parse(result.valid_until)
+        : Number.POSITIVE_INFINITY;
+    if (!(at < until)) return;
+    cache.set(key, { result: freeze(result), tokenId, until, storedAt: at, refused: null });
+    const keys = byToken.get(tokenId);
+    if (keys === undefined) byToken.set(tokenId, new Set([key]));
+    else keys.add(key);
+  };
+
+  /** The answer an entry gives for the scopes asked; counts a VALID one as a use to report. */
+  const serve = (entry: Entry, scopes: readonly string[] | undefined, at: number): VerifyResult => {
+    const { result } = entry;
+    if (result.code !== 'VALID') return result;
+    if (scopes !== undefined && result.token !== undefined) {
+      const held = result.token.scopes;
+      for (let i = 0; i < scopes.length; i++) {
+        if (!held.includes(scopes[i] as string)) {
+          entry.refused ??= Object.freeze({
+            valid: false,
+            code: 'INSUFFICIENT_SCOPE',
+            token: result.token,
+            valid_until: null,
+          });
+          return entry.refused;
+        }
+      }
+    }
+    usage.used(entry.tokenId, at);
+    return result;
+  };
+
+  /** After the server failed: a cached answer within `staleIfErrorMs` of losing the stream, or fail closed. */
+  const staleOrFail = (key: string, scopes: readonly string[] | undefined, cause: unknown): VerifyResult => {
+    const at = now();
+    if (staleIfErrorMs > 0 && !connected && lostAt !== null && at - lostAt <= staleIfErrorMs) {
+      const entry = cache.get(key);
+      if (entry !== undefined && at < entry.until) return serve(entry, scopes, at);
+    }
+    throw new TookenUnavailableError(undefined, { cause });
+  };
+
+  const ask = async (
+    secret: string,
+    key: string,
+    scopes: readonly string[] | undefined,
+  ): Promise<VerifyResult> => {
+    const asked = { epoch, generation };
+    const live = connected;
+    let response: Response;
+    try {
+      response = await send(verifyUrl, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify(scopes === undefined ? { token: secret } : { token: secret, scopes }),
+      });
+    } catch (error) {
+      return staleOrFail(key, scopes, error);
+    }
+    if (response.status >= 500) {
+      await response.body?.cancel().catch(() => {});
+      return staleOrFail(key, scopes, new Error(`HTTP ${response.status}`));
+    }
+    const body: unknown = await response.json().catch(() => null);
+    if (!response.ok) throw await errorFrom(response, body);
+    const result = body as VerifyResult;
+    // The server answered as the token is now; with the requested scopes or none, a VALID answer
+    // names all of the token's scopes, so it serves any later scope check.
+    if (live && connected && !closed && cacheable(result) && mayStore(result.token?.id ?? '', asked)) {
+      store(key, result, now());
+    }
+    return result;
+  };
+
+  const verify = (secret: string, verifyOptions?: VerifyOptions): Promise<VerifyResult> => {
+    if (closed) return Promise.reject(new Error('The verifier is closed'));
+    if (typeof secret !== 'string' || !isTokenSecret(secret)) return Promise.resolve(NOT_FOUND);
+    const key = hash('sha256', secret, 'base64');
+    const scopes = verifyOptions?.scopes;
+    if (connected) {
+      const entry = cache.get(key);
+      if (entry !== undefined) {
+        const at = now();
+        if (at < entry.until && at - entry.storedAt < maxAgeMs) {
+          hits += 1;
+          return Promise.resolve(serve(entry, scopes, at));
+        }
+        cache.delete(key);
+        unindex(key, entry);
+      }
+    }
+    misses += 1;
+    return ask(secret, key, scopes);
+  };
+
+  const onEvent = (event: ServerEvent) => {
+    if (event.event === 'reset') {
+      events += 1;
+      clear();
+      return;
+    }
+    if (event.event !== 'invalidate') return;
+    events += 1;
+    generation += 1;
+    if (invalidatedAt.size >= 10_000) {
+      invalidatedAt.clear();
+      floor = generation;
+    }
+    let ids: unknown;
+    try {
+      ids = (JSON.parse(event.data) as { token_ids?: unknown }).token_ids;
+    } catch {
+      ids = undefined;
+    }
+    if (!Array.isArray(ids)) return clear(); // unreadable: the safe reading is "everything"
+    for (const id of ids) {
+      invalidatedAt.set(String(id), generation);
+      const keys = byToken.get(String(id));
+      if (keys === undefined) continue;
+      byToken.delete(String(id));
+      for (const key of keys) cache.delete(key);
+    }
+  };
+
+  const lose = () => {
+    if (!connected) return;
+    connected = false;
+    lostAt = now();
+    epoch += 1;
+    if (staleIfErrorMs === 0) clear();
+  };
+
+  let stream: AbortController | null = null;
+  let retry: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        retry = null;
+        resolve();
+      }, ms);
+      timer.unref?.();
+      retry = { timer, resolve };
+    });
+
+  const listen = async () => {
+    let delay = FIRST_RETRY_MS;
+    while (!closed) {
+      const controller = new AbortController();
+      stream = controller;
+      let heard = now();
+      const watchdog = setInterval(
+        () => {
+          if (now() - heard > idleTimeoutMs) controller.abort(new Error('The change stream went silent'));
+        },
+        Math.min(idleTimeoutMs, 5_000),
+      );
+      watchdog.unref?.();
+      try {
+        const response = await send(streamUrl, {
+          headers: { authorization, accept: 'text/event-stream' },
+          signal: controller.signal,
+        });
+        if (response.status !== 200 || response.body === null) {
+          const body: unknown = await response.json().catch(() => null);
+          onError(await errorFrom(response, body));
+        } else {
+          // Missed events are unknowable: whatever was kept for staleIfError goes now.
+          clear();
+          connected = true;
+          lostAt = null;
+          connections += 1;
+          delay = FIRST_RETRY_MS;
+          for (const waiter of waiting.splice(0)) waiter.resolve();
+          await readEvents(response.body, onEvent, () => {
+            heard = now();
+          });
+        }
+      } catch (error) {
+        if (!closed) onError(error);
+      } finally {
+        clearInterval(watchdog);
+        lose();
+      }
+      if (closed) break;
+      // Full jitter up to the current step, so a fleet restarted together does not reconnect together.
+      await pause(delay / 2 + Math.random() * (delay / 2));
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
+  };
+  void listen();
+
+  return {
+    verify,
+    ready() {
+      if (connected) return Promise.resolve();
+      if (closed) return Promise.reject(new Error('The verifier is closed'));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+    stats: () => ({ connected, entries: cache.size, hits, misses, events, connections }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      stream?.abort();
+      if (retry !== null) {
+        clearTimeout(retry.timer);
+        retry.resolve();
+      }
+      lose();
+      clear();
+      for (const waiter of waiting.splice(0)) waiter.reject(new Error('The verifier is closed'));
+      waiting = [];
+      await usage.close();
+    },
+  };
+}
