@@ -266,7 +266,7 @@ describe.each(dialects())('%s: token limits', (dialect) => {
       await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${token.id}`, headers: bearer(key) });
       expect(await v()).toMatchObject({ code: 'REVOKED', remaining: 0, ratelimit: { limit: 2 } });
       const unknown = await verify(key, `${token.token.slice(0, -4)}AAAA`);
-      expect(unknown).toEqual({ valid: false, code: 'NOT_FOUND' });
+      expect(unknown).toEqual({ valid: false, code: 'NOT_FOUND', valid_until: null });
     });
   });
 });
