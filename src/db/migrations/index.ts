@@ -5,6 +5,7 @@ import * as invitationsEmail from './003-invitations-email.js';
 import * as webhooks from './004-webhooks.js';
 import * as auditAnchor from './005-audit-anchor.js';
 import * as jobFairness from './006-job-fairness.js';
+import * as accountSecurity from './008-account-security.js';
 
 /** Migrations are listed here (not read from disk) so they work from `src` and from `dist`. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-webhooks': webhooks,
   '005-audit-anchor': auditAnchor,
   '006-job-fairness': jobFairness,
+  '008-account-security': accountSecurity,
 };
 
 export const migrationProvider: MigrationProvider = {
