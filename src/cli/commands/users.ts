@@ -44,7 +44,7 @@ export function usersCommands(program: Command, configOrExit: () => Config): Com
         }
         const reset = await createPasswordReset(database.db, {
           userId: user.id,
-          now: Date.now(),
+          now: systemClock(),
           sealWith: null,
         });
         process.stdout.write(`${resetLinkFor(config.publicUrl, reset.secret)}\n`);
