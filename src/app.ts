@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { registerResetPage } from './accounts/reset-page.js';
 import { accountRoutes } from './accounts/routes.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { auditRoutes } from './audit/routes.js';
@@ -138,5 +139,6 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     await app.register(webhookRoutes, { prefix, access, webhooks });
   }
   registerInvitationPage(app, services.config);
+  registerResetPage(app, services.config);
   return app;
 }

@@ -25,14 +25,32 @@ export function createJobRunner(
     Pick<RunnerOptions, 'nodeId' | 'pollMs' | 'leaseMs' | 'heartbeatMs' | 'concurrency' | 'perWorkspace'>
   > = {},
 ): JobRunner {
-  const { db, clock, audit, outbox, notifier, idempotency, mailer, invitations, serverKey, config } =
-    services;
+  const {
+    db,
+    clock,
+    audit,
+    outbox,
+    notifier,
+    idempotency,
+    mailer,
+    invitations,
+    accounts,
+    serverKey,
+    config,
+  } = services;
   const jobs = {
     ...jobsPurge({ db, clock }),
     ...tokenJobs({ db, clock, audit, outbox, notifier }),
     ...auditJobs({ db, clock }),
     ...idempotencyJobs(idempotency),
-    ...emailJobs({ db, clock, mailer, acceptUrl: invitations.acceptUrl, logger }),
+    ...emailJobs({
+      db,
+      clock,
+      mailer,
+      acceptUrl: invitations.acceptUrl,
+      resetUrl: accounts.resetUrl,
+      logger,
+    }),
     ...webhookJobs({
       db,
       clock,

@@ -3,6 +3,8 @@ export const ERROR_STATUS = {
   bad_request: 400,
   unauthorized: 401,
   forbidden: 403,
+  /** A workspace that requires two-factor, reached by a session of a member without it. */
+  two_factor_required: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

@@ -4,7 +4,8 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
-const LIMITS = { email: 5, ip: 20 } as const;
+const LIMITS = { email: 5, ip: 20, reset_email: 5, reset_ip: 20 } as const;
+type Kind = keyof typeof LIMITS;
 
 /**
  * Login failures are kept in the database, so the limits hold across every node (docs/accounts.md#signing-in).
@@ -23,6 +24,16 @@ export interface LoginThrottle {
   beginSignup(ip: string): Promise<LoginAttempt>;
   /** It succeeded: takes the attempt back and clears the email's failures; the IP keeps its earlier ones. */
   succeed(attempt: LoginAttempt): Promise<void>;
+  /**
+   * Takes the attempt back without clearing earlier failures: a step that proved something (a
+   * right password before the second factor, a right code while signed in) but did not sign in.
+   */
+  withdraw(attempt: LoginAttempt): Promise<void>;
+  /**
+   * A password-reset request, counted by address and by IP in budgets of their own (the same
+   * sizes as sign-in's), whatever its outcome: it is never taken back.
+   */
+  countReset(email: string, ip: string): Promise<void>;
 }
 
 export interface LoginAttempt {
@@ -34,7 +45,7 @@ export interface LoginAttempt {
 
 export function createLoginThrottle({ db, clock }: { db: Db; clock: Clock }): LoginThrottle {
   /** Seconds until the window reopens, or null when under the limit. */
-  const waitFor = async (kind: 'email' | 'ip', subject: string): Promise<number | null> => {
+  const waitFor = async (kind: Kind, subject: string): Promise<number | null> => {
     const now = clock();
     const max = LIMITS[kind];
     const rows = await db
@@ -50,7 +61,7 @@ export function createLoginThrottle({ db, clock }: { db: Db; clock: Clock }): Lo
     if (oldest === undefined) return null;
     return Math.max(1, Math.ceil((oldest.at + LOGIN_WINDOW_MS - now) / 1000));
   };
-  const count = async (kind: 'email' | 'ip', subject: string): Promise<number> => {
+  const count = async (kind: Kind, subject: string): Promise<number> => {
     const row = await db
       .selectFrom('login_failures')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -60,11 +71,16 @@ export function createLoginThrottle({ db, clock }: { db: Db; clock: Clock }): Lo
       .executeTakeFirstOrThrow();
     return Number(row.n);
   };
-  const start = async (email: string | null, ip: string, message: string): Promise<LoginAttempt> => {
+  const start = async (
+    email: string | null,
+    ip: string,
+    message: string,
+    kinds: { email: Kind; ip: Kind } = { email: 'email', ip: 'ip' },
+  ): Promise<LoginAttempt> => {
     const now = clock();
     const rows: LoginFailuresTable[] = [
-      ...(email === null ? [] : [{ id: newId('lf'), kind: 'email' as const, subject: email, at: now }]),
-      { id: newId('lf'), kind: 'ip', subject: ip, at: now },
+      ...(email === null ? [] : [{ id: newId('lf'), kind: kinds.email, subject: email, at: now }]),
+      { id: newId('lf'), kind: kinds.ip, subject: ip, at: now },
     ];
     const attempt: LoginAttempt = { email, rowIds: rows.map((row) => row.id) };
     await db.transaction().execute(async (tx) => {
@@ -75,18 +91,27 @@ export function createLoginThrottle({ db, clock }: { db: Db; clock: Clock }): Lo
       await tx.insertInto('login_failures').values(rows).execute();
     });
     // Counted after the insert, so concurrent attempts see each other (at worst both refuse).
-    const emailOk = email === null || (await count('email', email)) <= LIMITS.email;
-    if (emailOk && (await count('ip', ip)) <= LIMITS.ip) return attempt;
+    const emailOk = email === null || (await count(kinds.email, email)) <= LIMITS[kinds.email];
+    if (emailOk && (await count(kinds.ip, ip)) <= LIMITS[kinds.ip]) return attempt;
     await db.deleteFrom('login_failures').where('id', 'in', attempt.rowIds).execute();
     // When both limits are hit, the later reopening is the one the caller has to wait for.
-    const emailWait = email === null ? 0 : ((await waitFor('email', email)) ?? 0);
-    const wait = Math.max(1, emailWait, (await waitFor('ip', ip)) ?? 0);
+    const emailWait = email === null ? 0 : ((await waitFor(kinds.email, email)) ?? 0);
+    const wait = Math.max(1, emailWait, (await waitFor(kinds.ip, ip)) ?? 0);
     throw new AppError('rate_limited', message, { headers: { 'retry-after': String(wait) } });
   };
   return {
     begin: (email, ip) => start(email, ip, 'Too many failed sign-in attempts; try again later'),
     beginSignup: (ip) =>
       start(null, ip, 'Too many refused sign-ups or failed sign-ins from this address; try again later'),
+    async countReset(email, ip) {
+      await start(email, ip, 'Too many password-reset requests; try again later', {
+        email: 'reset_email',
+        ip: 'reset_ip',
+      });
+    },
+    async withdraw(attempt) {
+      await db.deleteFrom('login_failures').where('id', 'in', attempt.rowIds).execute();
+    },
     async succeed(attempt) {
       const { email } = attempt;
       await db

@@ -1,5 +1,6 @@
+import type { AuditService } from '../audit/service.js';
 import { constantTimeEqual, digest } from '../auth/credentials.js';
-import type { SessionStore, User } from '../auth/sessions.js';
+import type { SessionOrigin, SessionStore, User } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { SignupMode } from '../config.js';
 import { isUniqueViolation } from '../db/database.js';
@@ -7,7 +8,10 @@ import type { Db, Role } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createPasswordOps, type PasswordOps } from './password-ops.js';
 import { DUMMY_HASH_INPUT, hashPassword, verifyPassword } from './passwords.js';
+import { createSessionOps, type SessionOps } from './session-ops.js';
+import { createTwoFactorOps, type SecondFactor, type TwoFactorOps } from './two-factor.js';
 
 export interface SignedIn {
   user: User;
@@ -15,17 +19,30 @@ export interface SignedIn {
   csrfToken: string;
 }
 
-export interface AccountService {
+/** The first step of a sign-in with two-factor on: no session yet, a challenge for the second. */
+export interface ChallengeIssued {
+  twoFactorRequired: true;
+  challenge: string;
+}
+
+/** Where a request comes from: the session it opens records it. */
+type Origin = SessionOrigin & { ip: string };
+
+export interface AccountService extends PasswordOps, TwoFactorOps, SessionOps {
   signup(input: {
     email: string;
     password: string;
     name?: string | undefined;
     /** The secret of an invitation link sent to `email`: how an invited person signs up. */
     invitationToken?: string | undefined;
-    ip: string;
+    origin: Origin;
   }): Promise<SignedIn>;
-  login(input: { email: string; password: string; ip: string }): Promise<SignedIn>;
-  workspacesOf(userId: string): Promise<{ id: string; name: string; slug: string; role: Role }[]>;
+  login(input: { email: string; password: string; origin: Origin }): Promise<SignedIn | ChallengeIssued>;
+  /** The second step: a challenge and a code (or a recovery code) open the session. */
+  loginTwoFactor(input: { challenge: string; factor: SecondFactor; origin: Origin }): Promise<SignedIn>;
+  workspacesOf(
+    userId: string,
+  ): Promise<{ id: string; name: string; slug: string; role: Role; two_factor_required: boolean }[]>;
 }
 
 interface Deps {
@@ -34,12 +51,19 @@ interface Deps {
   sessions: SessionStore;
   throttle: LoginThrottle;
   signupMode: SignupMode;
+  audit: AuditService;
+  /** Seals TOTP secrets and pending reset links. */
+  serverKey: Buffer;
+  /** Base of password-reset links. */
+  publicUrl: string;
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export function createAccountService({ db, clock, sessions, throttle, signupMode }: Deps): AccountService {
+export function createAccountService(deps: Deps): AccountService {
+  const { db, clock, sessions, throttle, signupMode, audit, serverKey, publicUrl } = deps;
   const dummyHash = hashPassword(DUMMY_HASH_INPUT);
+  const twoFactor = createTwoFactorOps({ db, clock, audit, throttle, serverKey });
 
   /** Whether `token` is the link of a pending, unexpired invitation sent to `email`. */
   const invitedWith = async (email: string, token: string): Promise<boolean> => {
@@ -81,7 +105,7 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
         );
       // Counted as a failure of this IP until it succeeds (docs/accounts.md#signing-in): the answers
       // tell whether an address is registered, and each refused attempt is work done for nothing.
-      const attempt = await throttle.beginSignup(input.ip);
+      const attempt = await throttle.beginSignup(input.origin.ip);
       const allowed = await maySignUp(email, input.invitationToken);
       if (allowed === 'bad-invitation') {
         throw new AppError(
@@ -122,14 +146,14 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
           throw closed();
         }
       }
-      const session = await sessions.create(user.id);
+      const session = await sessions.create(user.id, input.origin);
       await throttle.succeed(attempt);
       return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
     },
 
     async login(input) {
       const email = normaliseEmail(input.email);
-      const attempt = await throttle.begin(email, input.ip);
+      const attempt = await throttle.begin(email, input.origin.ip);
       const row = await db
         .selectFrom('users')
         .select(['id', 'email', 'name', 'created_at', 'password_hash'])
@@ -139,20 +163,46 @@ export function createAccountService({ db, clock, sessions, throttle, signupMode
       const ok = await verifyPassword(row?.password_hash ?? (await dummyHash), input.password);
       // A failure is already counted (throttle.begin); only a success takes it back.
       if (row === undefined || !ok) throw new AppError('unauthorized', 'Invalid email or password');
-      await throttle.succeed(attempt);
       const { password_hash: _, ...user } = row;
-      const session = await sessions.create(user.id);
+      if (await twoFactor.hasTwoFactor(user.id)) {
+        // The password was right: this attempt is taken back, but earlier failures stay counted
+        // until the second step succeeds, so signing in again cannot reset the budget for codes.
+        await throttle.withdraw(attempt);
+        return { twoFactorRequired: true, challenge: await twoFactor.issueChallenge(user.id) };
+      }
+      await throttle.succeed(attempt);
+      const session = await sessions.create(user.id, input.origin);
+      return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
+    },
+
+    async loginTwoFactor(input) {
+      const user = await twoFactor.completeChallenge(input.challenge, input.factor, input.origin.ip);
+      const session = await sessions.create(user.id, input.origin);
       return { user, sessionSecret: session.secret, csrfToken: session.csrfToken };
     },
 
     async workspacesOf(userId) {
-      return db
+      const rows = await db
         .selectFrom('members')
         .innerJoin('workspaces', 'workspaces.id', 'members.workspace_id')
-        .select(['workspaces.id', 'workspaces.name', 'workspaces.slug', 'members.role'])
+        .select([
+          'workspaces.id',
+          'workspaces.name',
+          'workspaces.slug',
+          'members.role',
+          'workspaces.require_two_factor',
+        ])
         .where('members.user_id', '=', userId)
         .orderBy('workspaces.created_at', 'desc')
         .execute();
+      return rows.map(({ require_two_factor: required, ...ws }) => ({
+        ...ws,
+        two_factor_required: Number(required) === 1,
+      }));
     },
+
+    ...twoFactor,
+    ...createPasswordOps({ db, clock, audit, throttle, serverKey, publicUrl, normaliseEmail }),
+    ...createSessionOps({ db, clock }),
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Db, UsersTable } from '../db/schema.js';
+import { newId } from '../ids.js';
 import type { UsageBuffer } from '../usage/buffer.js';
 import { digest, randomSecret, sealKeyFor } from './credentials.js';
 
@@ -21,6 +22,16 @@ export interface SessionPrincipal {
   sealKey: Buffer;
   /** The session was refreshed by this request: send the cookie again so it lives 14 days from now. */
   renew: boolean;
+  /** `ses_…`: the session's public id. */
+  publicId: string;
+  /** The user has two-factor on (confirmed): what a workspace's `require_two_factor` asks. */
+  twoFactor: boolean;
+}
+
+/** Where a session was signed in from, as `GET /v1/me/sessions` shows it. */
+export interface SessionOrigin {
+  ip: string | null;
+  userAgent: string | null;
 }
 
 /**
@@ -32,7 +43,7 @@ export function csrfTokenFor(sessionSecret: string): string {
 }
 
 export interface SessionStore {
-  create(userId: string): Promise<{ secret: string; csrfToken: string }>;
+  create(userId: string, origin: SessionOrigin): Promise<{ secret: string; csrfToken: string }>;
   resolve(secret: string): Promise<SessionPrincipal | null>;
   destroy(secret: string): Promise<void>;
 }
@@ -47,12 +58,20 @@ export function createSessionStore({
   usage: UsageBuffer;
 }): SessionStore {
   return {
-    async create(userId) {
+    async create(userId, origin) {
       const secret = randomSecret();
       const now = clock();
       await db
         .insertInto('sessions')
-        .values({ id_digest: digest(secret), user_id: userId, created_at: now, last_seen_at: now })
+        .values({
+          id_digest: digest(secret),
+          public_id: newId('ses'),
+          user_id: userId,
+          created_at: now,
+          last_seen_at: now,
+          ip: origin.ip,
+          user_agent: origin.userAgent,
+        })
         .execute();
       return { secret, csrfToken: csrfTokenFor(secret) };
     },
@@ -62,14 +81,23 @@ export function createSessionStore({
       const row = await db
         .selectFrom('sessions')
         .innerJoin('users', 'users.id', 'sessions.user_id')
-        .select(['users.id', 'users.email', 'users.name', 'users.created_at', 'sessions.last_seen_at'])
+        .leftJoin('two_factor', 'two_factor.user_id', 'sessions.user_id')
+        .select([
+          'users.id',
+          'users.email',
+          'users.name',
+          'users.created_at',
+          'sessions.last_seen_at',
+          'sessions.public_id',
+          'two_factor.confirmed_at',
+        ])
         .where('sessions.id_digest', '=', idDigest)
         .executeTakeFirst();
       const now = clock();
       if (row === undefined || now - row.last_seen_at > SESSION_IDLE_MS) return null;
       const renew = now - row.last_seen_at > TOUCH_INTERVAL_MS;
       if (renew) usage.sessionSeen(idDigest, now);
-      const { last_seen_at: _, ...user } = row;
+      const { last_seen_at: _, public_id: publicId, confirmed_at: confirmedAt, ...user } = row;
       return {
         type: 'session',
         user,
@@ -77,6 +105,8 @@ export function createSessionStore({
         csrfToken: csrfTokenFor(secret),
         sealKey: sealKeyFor(secret),
         renew,
+        publicId,
+        twoFactor: confirmedAt !== null,
       };
     },
     async destroy(secret) {

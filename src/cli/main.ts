@@ -6,6 +6,7 @@ import { apiKeyCommands } from './commands/api-keys.js';
 import { auditCommands } from './commands/audit.js';
 import { peopleCommands } from './commands/people.js';
 import { tokenCommands } from './commands/tokens.js';
+import { usersCommands } from './commands/users.js';
 import { webhookCommands } from './commands/webhooks.js';
 import { workspaceCommands } from './commands/workspace.js';
 import { connection, EXIT } from './context.js';
@@ -113,6 +114,10 @@ for (const group of program.commands) {
     connection(leaf, { url: !leaf.options.some((option) => option.long === '--url') });
   }
 }
+
+// Operator commands on the database: after the loop above, as they take no connection options.
+const users = usersCommands(program, configOrExit).exitOverride(exitOnUsageError);
+for (const leaf of users.commands) leaf.exitOverride(exitOnUsageError);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`tooken: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -21,12 +21,54 @@ export interface SessionsTable {
   user_id: string;
   created_at: number;
   last_seen_at: number;
+  /** `ses_…`: what the API shows and names; never the secret or its digest. */
+  public_id: string;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+/** A user's TOTP two-factor: pending until `confirmed_at` is set. */
+export interface TwoFactorTable {
+  user_id: string;
+  /** The base32 TOTP secret, sealed under the server key. */
+  secret_sealed: string;
+  confirmed_at: number | null;
+  /** The last accepted TOTP time-step: a code is accepted once. */
+  last_step: number | null;
+  created_at: number;
+}
+
+export interface RecoveryCodesTable {
+  /** SHA-256 of the normalised code. */
+  digest: string;
+  user_id: string;
+  used_at: number | null;
+}
+
+export interface LoginChallengesTable {
+  /** SHA-256 of the challenge handed to the client. */
+  digest: string;
+  user_id: string;
+  failures: number;
+  expires_at: number;
+}
+
+export interface PasswordResetsTable {
+  id: string;
+  user_id: string;
+  digest: string;
+  /** The link secret sealed under the server key until its email is sent; null otherwise. */
+  secret_sealed: string | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
 }
 
 /** One row per failed login and dimension: counted by email and by IP separately. */
 export interface LoginFailuresTable {
   id: string;
-  kind: 'email' | 'ip';
+  /** `reset_*`: password-reset requests, counted apart from sign-in failures. */
+  kind: 'email' | 'ip' | 'reset_email' | 'reset_ip';
   subject: string;
   at: number;
 }
@@ -42,6 +84,11 @@ export interface WorkspacesTable {
   custom_scopes: string;
   leak_policy: 'revoke' | 'notify';
   created_at: number;
+  /**
+   * Members must have two-factor on to use the workspace through a dashboard session. Optional
+   * on insert only (the column defaults to 0); every read returns it.
+   */
+  require_two_factor?: 0 | 1;
 }
 
 export interface MembersTable {
@@ -72,8 +119,8 @@ export interface InvitationsTable {
 export interface EmailsTable {
   id: string;
   workspace_id: string | null;
-  kind: 'invitation';
-  /** The object the message is about (an invitation id); the body is rendered from it at send time. */
+  kind: 'invitation' | 'password_reset';
+  /** The object the message is about (an invitation or password-reset id); the body is rendered from it at send time. */
   ref_id: string;
   to_address: string;
   /** `not_sent`: no SMTP configured (the link is shown to Owners instead); `cancelled`: moot. */
@@ -277,6 +324,10 @@ export interface WebhookDeliveriesTable {
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
+  two_factor: TwoFactorTable;
+  recovery_codes: RecoveryCodesTable;
+  login_challenges: LoginChallengesTable;
+  password_resets: PasswordResetsTable;
   login_failures: LoginFailuresTable;
   workspaces: WorkspacesTable;
   members: MembersTable;

@@ -3,7 +3,7 @@ import type { Message } from './mailer.js';
 
 const ROLE_NAMES: Record<Role, string> = { owner: 'Owner', admin: 'Admin', viewer: 'Viewer' };
 
-const escapeHtml = (text: string) =>
+export const escapeHtml = (text: string) =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,

@@ -34,3 +34,32 @@ export async function queueInvitationEmail(
   });
   return id;
 }
+
+/** A password-reset email, written in the transaction that creates the reset (installation-wide). */
+export async function queuePasswordResetEmail(
+  tx: Tx,
+  input: { resetId: string; to: string; now: number },
+): Promise<string> {
+  const id = newId('eml');
+  await tx
+    .insertInto('emails')
+    .values({
+      id,
+      workspace_id: null,
+      kind: 'password_reset',
+      ref_id: input.resetId,
+      to_address: input.to,
+      status: 'pending',
+      attempts: 0,
+      last_error: null,
+      created_at: input.now,
+      sent_at: null,
+    })
+    .execute();
+  await enqueueJob(tx, input.now, {
+    kind: EMAIL_JOB,
+    payload: { emailId: id },
+    maxAttempts: EMAIL_MAX_ATTEMPTS,
+  });
+  return id;
+}

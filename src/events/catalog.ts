@@ -33,6 +33,8 @@ export const AUDIT_EVENTS = [
   'api_key.leaked',
   'workspace.created',
   'workspace.settings_changed',
+  'member.password_changed',
+  'member.two_factor_changed',
 ] as const;
 
 export type TokenEventName = (typeof TOKEN_EVENTS)[number];

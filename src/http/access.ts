@@ -39,8 +39,8 @@ export interface AccessDeps {
 
 /**
  * The one place where every request's caller is resolved and checked, in this order:
- * credential (401) → CSRF for cookie sessions (403) → workspace (404) → rate limit (429) →
- * permission (403). Nothing is read or changed before these pass.
+ * credential (401) → CSRF for cookie sessions (403) → workspace (404) → two-factor required of
+ * sessions (403) → rate limit (429) → permission (403). Nothing is read or changed before these pass.
  */
 export function createAccess(deps: AccessDeps) {
   const { sessions, usage, clock, workspaces, rateLimiter } = deps;
@@ -77,6 +77,13 @@ export function createAccess(deps: AccessDeps) {
       const workspace = await workspaces.bySlug(slug);
       const role = workspace ? await workspaces.roleOf(workspace.id, principal.user.id) : null;
       if (workspace === undefined || role === null) throw notFound('Workspace');
+      // Asked of people at the dashboard; API keys are not (docs/accounts.md#requiring-two-factor).
+      if (Number(workspace.require_two_factor) === 1 && !principal.twoFactor) {
+        throw new AppError(
+          'two_factor_required',
+          'This workspace requires two-factor authentication: turn it on for your account (POST /v1/me/two-factor) to continue',
+        );
+      }
       return { via: 'session', principal, workspace, role, userId: principal.user.id };
     }
     const workspace = await workspaces.byId(principal.workspaceId);

@@ -33,6 +33,7 @@ export const SettingsBody = Type.Object(
     audit_log_retention_days: Type.Integer(),
     custom_scopes: Type.Array(Type.String()),
     leak_policy: LeakPolicy,
+    require_two_factor: Type.Boolean(),
     created_at: Timestamp,
   },
   { title: 'Settings' },
@@ -51,6 +52,7 @@ export const SettingsPatchBody = Type.Object(
       Type.Array(Type.String({ pattern: CUSTOM_SCOPE_PATTERN, maxLength: 100 }), { maxItems: 200 }),
     ),
     leak_policy: Type.Optional(LeakPolicy),
+    require_two_factor: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, title: 'UpdateSettingsRequest' },
 );

@@ -25,6 +25,7 @@ export interface SettingsPatch {
   audit_log_retention_days?: number;
   custom_scopes?: string[];
   leak_policy?: 'revoke' | 'notify';
+  require_two_factor?: boolean;
 }
 
 export interface WorkspaceService {
@@ -62,6 +63,28 @@ export function createWorkspaceService({
   /** Shared by every node, so the per-user limit holds across a cluster. */
   rateLimiter: RateLimiter;
 }): WorkspaceService {
+  /**
+   * Whoever makes two-factor required must have it on: otherwise they would lock themselves out of
+   * the workspace's dashboard with their own change.
+   */
+  const assertOwnTwoFactor = async (userId: string | null) => {
+    const on =
+      userId !== null &&
+      (await db
+        .selectFrom('two_factor')
+        .select('user_id')
+        .where('user_id', '=', userId)
+        .where('confirmed_at', 'is not', null)
+        .executeTakeFirst()) !== undefined;
+    if (!on) {
+      throw badField(
+        'require_two_factor',
+        'Turn two-factor on for your own account before requiring it of the members',
+        'conflict',
+      );
+    }
+  };
+
   const taken = async (slug: string) =>
     (await db.selectFrom('workspaces').select('id').where('slug', '=', slug).executeTakeFirst()) !==
     undefined;
@@ -193,11 +216,15 @@ export function createWorkspaceService({
       const current = settingsOf(workspace);
       const changes = diffFields(current, next);
       if (changes === null) return settingsView(workspace);
-      const { custom_scopes, ...plain } = next;
+      if (patch.require_two_factor === true && !current.require_two_factor) {
+        await assertOwnTwoFactor(ctx.userId);
+      }
+      const { custom_scopes, require_two_factor, ...plain } = next;
       const updated: Workspace = {
         ...workspace,
         ...plain,
         custom_scopes: JSON.stringify(custom_scopes ?? current.custom_scopes),
+        require_two_factor: (require_two_factor ?? current.require_two_factor) ? 1 : 0,
       };
       // Only the changed columns are written, so a concurrent PATCH of other fields is not undone;
       // the response is the row as stored, with those other changes.

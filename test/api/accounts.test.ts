@@ -142,7 +142,11 @@ describe.each(dialects())('%s: accounts', (dialect) => {
       const session = await signup(t.app);
       const res = await me(t.app, { cookie: session.cookie });
       expect(res.statusCode).toBe(200);
-      expect(json(res)).toEqual({ user: session.user, csrf_token: session.csrf, workspaces: [] });
+      expect(json(res)).toEqual({
+        user: { ...session.user, two_factor_enabled: false },
+        csrf_token: session.csrf,
+        workspaces: [],
+      });
     });
 
     it('stores the email lower-cased and the password as an argon2id hash', async () => {
@@ -604,13 +608,13 @@ describe.each(dialects())('%s: accounts', (dialect) => {
       const res = await me(t.app, { cookie: session.cookie });
       expect(res.statusCode).toBe(200);
       const body = json(res);
-      expect(body.user).toEqual(session.user);
+      expect(body.user).toEqual({ ...session.user, two_factor_enabled: false });
       expect(body.csrf_token).toBe(session.csrf);
       expect(body.workspaces).toHaveLength(2);
       expect(body.workspaces).toEqual(
         expect.arrayContaining([
-          { id: own.id, name: own.name, slug: own.slug, role: 'owner' },
-          { id: shared.id, name: shared.name, slug: shared.slug, role: 'viewer' },
+          { id: own.id, name: own.name, slug: own.slug, role: 'owner', two_factor_required: false },
+          { id: shared.id, name: shared.name, slug: shared.slug, role: 'viewer', two_factor_required: false },
         ]),
       );
     });

@@ -250,7 +250,9 @@ describe.each(dialects())('%s: invitations', (dialect) => {
     expect(json(res)).toEqual({ workspace: { id: ws.id, name: ws.name, slug: ws.slug, role: 'admin' } });
 
     const me = json(await t.app.inject({ method: 'GET', url: '/v1/me', headers: person.headers }));
-    expect(me.workspaces).toEqual([{ id: ws.id, name: ws.name, slug: ws.slug, role: 'admin' }]);
+    expect(me.workspaces).toEqual([
+      { id: ws.id, name: ws.name, slug: ws.slug, role: 'admin', two_factor_required: false },
+    ]);
     const members = json(
       await t.app.inject({ method: 'GET', url: `/v1/workspaces/${ws.slug}/members`, headers: owner.headers }),
     );

@@ -162,6 +162,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
         audit_log_retention_days: 90,
         custom_scopes: [],
         leak_policy: 'revoke',
+        require_two_factor: false,
         created_at: body.created_at,
       });
     });
@@ -361,6 +362,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
         audit_log_retention_days: 90,
         custom_scopes: [],
         leak_policy: 'revoke',
+        require_two_factor: false,
         created_at: ws.created_at,
       };
       for (const [url, headers] of [
@@ -428,6 +430,7 @@ describe.each(dialects())('%s: workspaces and settings', (dialect) => {
         audit_log_retention_days: 365,
         custom_scopes: ['billing:read', 'billing:write'],
         leak_policy: 'notify',
+        require_two_factor: false,
         created_at: ws.created_at,
       };
       expect(json(res)).toEqual(expected);

@@ -1,5 +1,5 @@
 import createFetchClient from 'openapi-fetch';
-import { errorFrom } from './errors.js';
+import { errorFrom, TookenError } from './errors.js';
 import type { components, operations, paths } from './openapi.js';
 import { createTransport, type TransportOptions } from './transport.js';
 
@@ -17,6 +17,8 @@ export type Delivery = Schemas['Delivery'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type Settings = Schemas['Settings'];
 export type Workspace = Schemas['Workspace'];
+export type Session = Schemas['Session'];
+export type Me = Schemas['Me'];
 
 export type ClientOptions = TransportOptions;
 
@@ -127,8 +129,47 @@ export function createClient(options: ClientOptions) {
       delete: (slug: string) =>
         ok(api.DELETE('/v1/workspaces/{slug}', { params: { path: { slug } }, body: { confirm: slug } })),
     },
-    /** The signed-in person (dashboard sessions only). */
-    me: () => ok(api.GET('/v1/me')),
+    /**
+     * The signed-in person (dashboard sessions only): `me()` answers who it is, with the CSRF token
+     * and workspaces; the groups manage their own password, two-factor and sessions.
+     */
+    me: Object.assign(() => ok(api.GET('/v1/me')), {
+      changePassword: (currentPassword: string, newPassword: string) =>
+        ok(
+          api.POST('/v1/me/password', {
+            body: { current_password: currentPassword, new_password: newPassword },
+          }),
+        ),
+      twoFactor: {
+        /** A new TOTP secret and its `otpauth://` URI (for a QR code), pending until confirmed. */
+        begin: () => ok(api.POST('/v1/me/two-factor')),
+        /** Turns two-factor on with a code of the app; answers the ten recovery codes, once. */
+        confirm: (code: string) => ok(api.POST('/v1/me/two-factor/confirm', { body: { code } })),
+        /** Turns it off; `code` is a code of the app or a recovery code. */
+        disable: (password: string, code: string) =>
+          ok(api.DELETE('/v1/me/two-factor', { body: { password, code } })),
+      },
+      sessions: {
+        list: () => ok(api.GET('/v1/me/sessions')),
+        end: (sessionId: string) => ok(api.DELETE('/v1/me/sessions/{id}', id(sessionId))),
+        /** Signs out everywhere else: every session but this one ends. */
+        endOthers: () => ok(api.POST('/v1/me/sessions/revoke-others')),
+      },
+    }),
+    /** Signing in and recovering an account (no credential needed). */
+    auth: {
+      /** With two-factor on, answers `{two_factor_required: true, challenge}` and no session. */
+      login: (email: string, password: string) =>
+        ok(api.POST('/v1/auth/login', { body: { email, password } })),
+      /** The second step: the challenge with a code of the app, or with a recovery code. */
+      loginTwoFactor: (challenge: string, factor: { code: string } | { recovery_code: string }) =>
+        ok(api.POST('/v1/auth/login/two-factor', { body: { challenge, ...factor } })),
+      /** Always resolves (202), whether or not the address has an account. */
+      requestPasswordReset: (email: string) => ok(api.POST('/v1/auth/password-reset', { body: { email } })),
+      /** `token` is the `token` parameter of the emailed link; every session of the account ends. */
+      confirmPasswordReset: (token: string, newPassword: string) =>
+        ok(api.POST('/v1/auth/password-reset/confirm', { body: { token, new_password: newPassword } })),
+    },
   };
 }
 
@@ -142,16 +183,33 @@ export async function signIn(options: {
   baseUrl: string;
   email: string;
   password: string;
+  /** A code of the authenticator app, for an account with two-factor on. */
+  twoFactorCode?: string;
   fetch?: typeof fetch;
 }): Promise<{ csrfToken: string; cookie: string | undefined; user: Schemas['User'] }> {
   const api = createFetchClient<paths>({
     baseUrl: options.baseUrl.replace(/\/$/, ''),
     fetch: createTransport({ baseUrl: options.baseUrl, fetch: options.fetch }),
   });
-  const answer = await api.POST('/v1/auth/login', {
+  let answer = await api.POST('/v1/auth/login', {
     body: { email: options.email, password: options.password },
   });
+  const first = await ok(Promise.resolve(answer));
+  if ('challenge' in first) {
+    if (options.twoFactorCode === undefined) {
+      throw new TookenError(
+        401,
+        'two_factor_required',
+        'This account has two-factor on: pass twoFactorCode (or use an API key)',
+        answer.response.headers.get('x-request-id'),
+      );
+    }
+    answer = await api.POST('/v1/auth/login/two-factor', {
+      body: { challenge: first.challenge, code: options.twoFactorCode },
+    });
+  }
   const signedIn = await ok(Promise.resolve(answer));
+  if ('challenge' in signedIn) throw new Error('unreachable: the second step answers a session');
   const cookie = answer.response.headers
     .getSetCookie()
     .map((line) => line.split(';')[0])

@@ -148,8 +148,28 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in */
+        /**
+         * Sign in
+         * @description With two-factor on, a right password answers `{two_factor_required: true, challenge}` and no session: complete the sign-in with POST /v1/auth/login/two-factor.
+         */
         post: operations["accounts.login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/login/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete a sign-in with a two-factor code or a recovery code */
+        post: operations["accounts.loginTwoFactor"];
         delete?: never;
         options?: never;
         head?: never;
@@ -167,6 +187,43 @@ export interface paths {
         put?: never;
         /** Sign out */
         post: operations["accounts.logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a password-reset link
+         * @description Always 202, whether or not the address has an account. Without SMTP configured nothing is sent.
+         */
+        post: operations["accounts.requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password with a reset link */
+        post: operations["accounts.confirmPasswordReset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -253,6 +310,109 @@ export interface paths {
         get: operations["accounts.me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change your password (ends your other sessions) */
+        post: operations["me.changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your sessions */
+        get: operations["me.listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of your sessions */
+        delete: operations["me.endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions/revoke-others": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign out everywhere else (every session but this one) */
+        post: operations["me.endOtherSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start two-factor enrolment (a new TOTP secret, pending until confirmed) */
+        post: operations["me.beginTwoFactor"];
+        /** Turn two-factor off (password and a code or recovery code) */
+        delete: operations["me.disableTwoFactor"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/two-factor/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn two-factor on with a code; returns the recovery codes once */
+        post: operations["me.confirmTwoFactor"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1094,6 +1254,10 @@ export interface components {
             first_broken_id?: string;
             ok: boolean;
         };
+        ChangePasswordRequest: {
+            current_password: string;
+            new_password: string;
+        };
         ChangeRoleRequest: {
             role: "owner" | "admin" | "viewer";
         };
@@ -1120,7 +1284,7 @@ export interface components {
         CreateWebhookRequest: {
             description?: string;
             enabled?: boolean;
-            events: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "token.updated" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed")[];
+            events: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "token.updated" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed" | "member.password_changed" | "member.two_factor_changed")[];
             url: string;
         };
         CreateWorkspaceRequest: {
@@ -1196,14 +1360,22 @@ export interface components {
             email: string;
             password: string;
         };
+        LoginResult: components["schemas"]["SignedIn"] | components["schemas"]["TwoFactorChallenge"];
+        LoginTwoFactorRequest: {
+            challenge: string;
+            /** @description The 6-digit code of the authenticator app */
+            code?: string;
+            recovery_code?: string;
+        };
         Me: {
             csrf_token: string;
-            user: components["schemas"]["User"];
+            user: components["schemas"]["MeUser"];
             workspaces: {
                 id: string;
                 name: string;
                 role: "owner" | "admin" | "viewer";
                 slug: string;
+                two_factor_required: boolean;
             }[];
         };
         Member: {
@@ -1218,14 +1390,47 @@ export interface components {
             data: components["schemas"]["Member"][];
             meta: components["schemas"]["PageMeta"];
         };
+        MeUser: {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            id: string;
+            name: string | null;
+            two_factor_enabled: boolean;
+        };
         PageMeta: {
             page: number;
             per_page: number;
             total: number;
         };
+        PasswordResetConfirmRequest: {
+            new_password: string;
+            token: string;
+        };
+        PasswordResetRequest: {
+            /** Format: email */
+            email: string;
+        };
+        RecoveryCodes: {
+            /** @description Ten single-use codes, shown once */
+            recovery_codes: string[];
+        };
         RotateTokenRequest: {
             grace_period_seconds?: number;
         } | null;
+        Session: {
+            /** Format: date-time */
+            created_at: string;
+            current: boolean;
+            id: string;
+            ip: string | null;
+            /** Format: date-time */
+            last_seen_at: string;
+            user_agent: string | null;
+        };
+        SessionList: {
+            data: components["schemas"]["Session"][];
+        };
         Settings: {
             audit_log_retention_days: number;
             /** Format: date-time */
@@ -1235,6 +1440,7 @@ export interface components {
             id: string;
             leak_policy: "revoke" | "notify";
             name: string;
+            require_two_factor: boolean;
             slug: string;
             timezone: string;
         };
@@ -1313,12 +1519,34 @@ export interface components {
         TokenWithSecret: components["schemas"]["Token"] & {
             token: string;
         };
+        TwoFactorChallenge: {
+            /** @description Send it with a code to POST /v1/auth/login/two-factor */
+            challenge: string;
+            /** @enum {boolean} */
+            two_factor_required: true;
+        };
+        TwoFactorConfirmRequest: {
+            /** @description The 6-digit code of the authenticator app */
+            code: string;
+        };
+        TwoFactorDisableRequest: {
+            /** @description A code of the app, or a recovery code */
+            code: string;
+            password: string;
+        };
+        TwoFactorSetup: {
+            /** @description otpauth://totp/… for a QR code */
+            otpauth_uri: string;
+            /** @description Base32 TOTP secret, shown once */
+            secret: string;
+        };
         UpdateSettingsRequest: {
             audit_log_retention_days?: number;
             custom_scopes?: string[];
             default_token_expiration_days?: number | null;
             leak_policy?: "revoke" | "notify";
             name?: string;
+            require_two_factor?: boolean;
             slug?: string;
             timezone?: string;
         };
@@ -1335,7 +1563,7 @@ export interface components {
         UpdateWebhookRequest: {
             description?: string;
             enabled?: boolean;
-            events?: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "token.updated" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed")[];
+            events?: ("token.created" | "token.revoked" | "token.rotated" | "token.expired" | "token.expiring" | "token.used" | "token.updated" | "api_key.created" | "api_key.regenerated" | "api_key.deleted" | "member.invited" | "member.joined" | "member.role_changed" | "member.removed" | "invitation.revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "webhook.disabled" | "token.leaked" | "api_key.leaked" | "workspace.created" | "workspace.settings_changed" | "member.password_changed" | "member.two_factor_changed")[];
             url?: string;
         };
         UsageReport: {
@@ -1977,6 +2205,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["LoginResult"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "accounts.loginTwoFactor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginTwoFactorRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
@@ -2036,6 +2315,77 @@ export interface operations {
             };
             /** @description The credential may not do this (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "accounts.requestPasswordReset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description No content */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "accounts.confirmPasswordReset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirmRequest"];
+            };
+        };
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2417,6 +2767,368 @@ export interface operations {
             };
             /** @description The credential may not do this (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.changePassword": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.listSessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.endSession": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object in this workspace (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.endOtherSessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.beginTwoFactor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorSetup"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.disableTwoFactor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorDisableRequest"];
+            };
+        };
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "me.confirmTwoFactor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorConfirmRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description The request is malformed or fails validation (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request conflicts with the current state (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The workspace’s budget is spent; retry after `Retry-After` (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

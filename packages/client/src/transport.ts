@@ -17,7 +17,7 @@ export interface TransportOptions {
 }
 
 /** Paths that belong to no workspace: never rewritten to the `/v1/workspaces/{slug}` form. */
-const OUTSIDE_WORKSPACES = /^\/v1\/(auth\/|me$|workspaces(\/|$)|invitations\/accept$)/;
+const OUTSIDE_WORKSPACES = /^\/v1\/(auth\/|me(\/|$)|workspaces(\/|$)|invitations\/accept$)/;
 
 /** Creating calls get an `Idempotency-Key`, so a retry after a lost answer never creates twice. */
 const CREATES = /^\/v1\/(tokens|api-keys|invitations|webhooks)$|\/rotate(-secret)?$|\/regenerate$/;

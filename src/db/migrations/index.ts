@@ -6,6 +6,7 @@ import * as webhooks from './004-webhooks.js';
 import * as auditAnchor from './005-audit-anchor.js';
 import * as jobFairness from './006-job-fairness.js';
 import * as tokenPlatform from './007-token-platform.js';
+import * as accountSecurity from './008-account-security.js';
 
 /** Migrations are listed here (not read from disk) so they work from `src` and from `dist`. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-audit-anchor': auditAnchor,
   '006-job-fairness': jobFairness,
   '007-token-platform': tokenPlatform,
+  '008-account-security': accountSecurity,
 };
 
 export const migrationProvider: MigrationProvider = {
