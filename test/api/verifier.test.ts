@@ -79,7 +79,7 @@ describe.each(dialects())('%s: in-process verifier against a server', (dialect) 
     await t.close();
   });
 
-  const call = (key: string, method: 'POST' | 'DELETE' | 'GET', url: string, payload?: Json) =>
+  const call = (key: string, method: 'POST' | 'PATCH' | 'DELETE' | 'GET', url: string, payload?: Json) =>
     t.app.inject({ method, url, headers: bearer(key), ...(payload === undefined ? {} : { payload }) });
   const setup = async (options: { url?: string; staleIfErrorMs?: number; fetch?: typeof fetch } = {}) => {
     const { key } = await ownerWorkspace(t.app, { key: 'team' });
@@ -149,6 +149,25 @@ describe.each(dialects())('%s: in-process verifier against a server', (dialect) 
     const { hits } = verifier.stats();
     expect((await verifier.verify(token.token)).code).toBe('REVOKED');
     expect(verifier.stats().hits).toBe(hits + 1);
+  });
+
+  it('refuses a scope once an update narrowed the token (PATCH), serving the new answer', async () => {
+    const { key, verifier, issue, heard } = await setup();
+    const token = await issue({ scopes: ['tokens:read', 'tokens:write'] });
+    expect((await verifier.verify(token.token, { scopes: ['tokens:write'] })).code).toBe('VALID');
+    const patched = await heard(() =>
+      call(key, 'PATCH', `/v1/tokens/${token.id}`, { scopes: ['tokens:read'] }),
+    );
+    expect(patched.statusCode).toBe(200);
+    expect(await verifier.verify(token.token, { scopes: ['tokens:write'] })).toMatchObject({
+      valid: false,
+      code: 'INSUFFICIENT_SCOPE',
+      token: { id: token.id, scopes: ['tokens:read'] },
+    });
+    expect(await verifier.verify(token.token)).toMatchObject({
+      code: 'VALID',
+      token: { scopes: ['tokens:read'] },
+    });
   });
 
   it('refuses the old secret of a rotation without grace', async () => {
@@ -278,9 +297,11 @@ describe.runIf(onPostgres.length > 0)('postgres: a verifier connected to another
   let a: TestApp;
   let b: TestApp;
   let verifier: CachedVerifier | null = null;
+  let urlB: string;
   beforeAll(async () => {
     a = await createTestApp('postgres');
     b = await createTestApp('postgres', {}, { databaseUrl: a.services.config.databaseUrl, clock: a.clock });
+    urlB = await b.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await verifier?.close();
@@ -289,8 +310,37 @@ describe.runIf(onPostgres.length > 0)('postgres: a verifier connected to another
     await a.close();
   });
 
+  it('refuses a scope narrowed on node A once the change reached it through node B', async () => {
+    const { key } = await ownerWorkspace(a.app, { key: 'team' });
+    const token = json(
+      await a.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(key.key),
+        payload: { name: 'narrowed', scopes: ['tokens:read', 'tokens:write'] },
+      }),
+    );
+    verifier = createVerifier({ baseUrl: urlB, apiKey: key.key, now: a.clock.now });
+    await verifier.ready();
+    expect((await verifier.verify(token.token, { scopes: ['tokens:write'] })).code).toBe('VALID');
+    const before = verifier.stats().events;
+    const res = await a.app.inject({
+      method: 'PATCH',
+      url: `/v1/tokens/${token.id}`,
+      headers: bearer(key.key),
+      payload: { scopes: ['tokens:read'] },
+    });
+    expect(res.statusCode).toBe(200);
+    const v = verifier;
+    await until(() => v.stats().events > before);
+    expect((await verifier.verify(token.token, { scopes: ['tokens:write'] })).code).toBe(
+      'INSUFFICIENT_SCOPE',
+    );
+    await verifier.close();
+    verifier = null;
+  });
+
   it('refuses a token revoked on node A once the change reached it through node B', async () => {
-    const urlB = await b.app.listen({ port: 0, host: '127.0.0.1' });
     const { key } = await ownerWorkspace(a.app, { key: 'team' });
     const token = json(
       await a.app.inject({
