@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createClient,
+  createVerifier,
   remoteVerifier,
   type TokenVerifier,
   type TookenMiddlewareOptions,
@@ -31,11 +32,12 @@ export type Serve = (routes: Routes) => Promise<ProtectedApp>;
 export type ClosableVerifier = TokenVerifier & { close?(): Promise<void> };
 
 /**
- * The verifiers the scenarios run with: each made from the server's URL and an API key. The
- * in-process verifier joins this list when it lands.
+ * The verifiers the scenarios run with: each made from the server's URL and an API key: the remote
+ * one (a request per verification) and the in-process one (a cache kept exact by the change stream).
  */
 export const VERIFIERS: Record<string, (options: { baseUrl: string; apiKey: string }) => ClosableVerifier> = {
   remote: (options) => remoteVerifier(options),
+  cached: (options) => createVerifier(options),
 };
 
 /** A real Tooken server over HTTP with one token of each kind the scenarios present. */
