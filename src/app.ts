@@ -27,6 +27,7 @@ import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
 import { leakRoutes } from './leaks/routes.js';
+import { withoutPathRedaction } from './logger.js';
 import { memberRoutes } from './members/routes.js';
 import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
@@ -41,8 +42,9 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const requestLines = withoutPathRedaction(logger);
   const answered = (request: FastifyRequest, reply: FastifyReply) => {
-    logRequest(request, reply);
+    logRequest(requestLines, request, reply);
     services.metrics.observeRequest(request, reply);
   };
   const app = Fastify({
