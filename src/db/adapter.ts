@@ -61,7 +61,8 @@ export type LastUseTarget =
  * with its own connection). Each row's time only moves forward.
  */
 export interface LastUseWriter {
-  moveForward(target: LastUseTarget, entries: ReadonlyArray<readonly [string, number]>): Promise<void>;
+  /** `values`: time by id (ids hold no line break). */
+  moveForward(target: LastUseTarget, values: ReadonlyMap<string, number>): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -20,10 +20,10 @@ function* slices<T>(entries: readonly T[], size: number): Generator<T[]> {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Sets each row's timestamp column to its new value unless it already holds a later one, in id
- * order (so that two nodes flushing the same rows on PostgreSQL lock them in the same order).
- * Through the database's own last-use writer where it has one (an SQLite file: a worker thread);
- * else one statement per 250 rows, one transaction per 1,000 (one commit per batch, not per
+ * Sets each row's timestamp column to its new value unless it already holds a later one. Through
+ * the database's own last-use writer where it has one (an SQLite file: a worker thread); else in
+ * id order (so that two nodes flushing the same rows on PostgreSQL lock them in the same order),
+ * one statement per 250 rows, one transaction per 1,000 (one commit per batch, not per
  * statement), yielding to the event loop between transactions.
  */
 async function moveForward(
@@ -33,8 +33,8 @@ async function moveForward(
   values: ReadonlyMap<string, number>,
 ): Promise<void> {
   if (values.size === 0) return;
+  if (writer !== null) return writer.moveForward(target, values);
   const entries = [...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (writer !== null) return writer.moveForward(target, entries);
   const [table, idColumn, column] = target.split('.') as [string, string, string];
   for (const batch of slices(entries, TRANSACTION_ROWS)) {
     await db.transaction().execute(async (tx) => {
