@@ -56,11 +56,13 @@ export function freePort() {
 
 /**
  * Starts `node dist/cli/main.js serve` with the embedded SQLite default and open sign-up; `env`
- * adds to or overrides that (a database URL, rate limits). Keeps the last 8 kB of its output to
- * show when it dies. `name` labels it in messages when a bench runs more than one.
+ * adds to or overrides that (a database URL, rate limits); `wrap` prefixes the command. Keeps the
+ * last 8 kB of its output to show when it dies. `name` labels it in messages when a bench runs more than one.
  */
-export function startServer({ dataDir, port, env = {}, nodeArgs = [], name }) {
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+export function startServer({ dataDir, port, env = {}, nodeArgs = [], name, wrap = [] }) {
+  // `wrap` runs the server through a command that execs it (such as `taskset -c 0`): same pid.
+  const argv = [...wrap, process.execPath, ...nodeArgs, path.join(ROOT, 'dist/cli/main.js'), 'serve'];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: dataDir,
     env: {
       ...process.env,

@@ -28,6 +28,7 @@ import { newId } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
 import { leakRoutes } from './leaks/routes.js';
+import { withoutPathRedaction } from './logger.js';
 import { memberRoutes } from './members/routes.js';
 import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
@@ -44,8 +45,9 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const requestLines = withoutPathRedaction(logger);
   const answered = (request: FastifyRequest, reply: FastifyReply) => {
-    logRequest(request, reply);
+    logRequest(requestLines, request, reply);
     services.metrics.observeRequest(request, reply);
   };
   const app = Fastify({
@@ -73,20 +75,30 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   // First, so that an answer refused by any later hook carries the headers too.
   await registerSecurityHeaders(app);
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  // The hooks every request runs are synchronous (callback style): an async one costs a promise
+  // and a trip through the microtask queue each, on every request (BENCHMARKS.md).
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => answered(request, reply));
+  app.addHook('onResponse', (request, reply, done) => {
+    answered(request, reply);
+    done();
+  });
   // Text the databases would refuse (U+0000) or alter (lone surrogates) is refused up front (400)
   // rather than failing in a query (500) or being stored other than it was hashed and shown
   // (docs/api.md#text). The URL is checked before authentication reads a slug from it.
-  app.addHook('onRequest', async (request) => assertWellFormedUrl(request.url));
+  // A check that throws fails the request as a rejected async hook would.
+  app.addHook('onRequest', (request, _reply, done) => {
+    assertWellFormedUrl(request.url);
+    done();
+  });
   // Verify compares strings in memory only and promises 200 for any string (docs/tokens.md#verify): exempt.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     assertStorableText(request.params, 'path');
     assertStorableText(request.query, 'query');
     if (!request.routeOptions.config.acceptsNul) assertStorableText(request.body, 'body');
+    done();
   });
 
   registerErrorHandling(app);

@@ -156,7 +156,7 @@ export function createServices({
   // Webhook fan-out is the outbox's one subscriber: one job per event, queued in the event's
   // transaction and expanded into deliveries after it commits.
   const outbox = createEventOutbox([queueFanOut]);
-  const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used));
+  const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used), database.lastUseWriter);
   const audit = createAuditService({ clock, outbox });
   const sessions = createSessionStore({ db, clock, usage });
   const rateLimiter = createDbRateLimiter({ db, clock });

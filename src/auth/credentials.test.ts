@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { newId } from '../ids.js';
@@ -40,6 +41,12 @@ describe('secrets', () => {
     expect(constantTimeEqual('abc', 'abc')).toBe(true);
     expect(constantTimeEqual('abc', 'abd')).toBe(false);
     expect(constantTimeEqual('abc', 'abcd')).toBe(false);
+  });
+
+  it('digests the UTF-8 bytes of a secret as lowercase hex SHA-256', () => {
+    expect(digest('tkn_\u00e9\u{1F600}')).toBe(
+      createHash('sha256').update(Buffer.from('tkn_\u00e9\u{1F600}', 'utf8')).digest('hex'),
+    );
   });
 
   it('makes ids of a prefix and 24 lowercase alphanumerics', () => {

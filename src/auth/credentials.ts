@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -60,9 +60,12 @@ export function parseSecret(presented: string): CredentialKind | null {
   return null;
 }
 
-/** Lowercase hex SHA-256: the only form in which a secret is stored. */
+/**
+ * Lowercase hex SHA-256: the only form in which a secret is stored. One-shot `crypto.hash`
+ * (a third of the cost of a Hash object; two run on every bearer verify).
+ */
 export function digest(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Display hint: prefix, first 4 and last 2 characters (`tok_live_8fJ2…3f`). */

@@ -50,11 +50,29 @@ export interface PoolStats {
   readonly max: number;
 }
 
+/** A table's last-use column, as `table.idColumn.column`. */
+export type LastUseTarget =
+  | 'api_keys.id.last_used_at'
+  | 'tokens.id.last_used_at'
+  | 'sessions.id_digest.last_seen_at';
+
+/**
+ * Writes batches of last-use times away from the request path (an SQLite file: a worker thread
+ * with its own connection). Each row's time only moves forward.
+ */
+export interface LastUseWriter {
+  /** `values`: time by id (ids hold no line break). */
+  moveForward(target: LastUseTarget, values: ReadonlyMap<string, number>): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface OpenedDatabase {
   readonly db: Db;
   readonly adapter: DatabaseAdapter;
   /** Null where there is no pool (SQLite has one connection). */
   readonly poolStats: (() => PoolStats) | null;
+  /** Null where Kysely's own connection writes them (PostgreSQL, an in-memory SQLite database). */
+  readonly lastUseWriter: LastUseWriter | null;
 }
 
 export interface ConnectOptions {
@@ -65,6 +83,8 @@ export interface ConnectOptions {
 }
 
 export interface SqliteConnectOptions extends Pick<ConnectOptions, 'log'> {
+  /** Told the SQL of the statements the last-use writer runs outside Kysely. */
+  readonly onQuery?: (sql: string) => void;
   /** How long a write waits for another connection's write lock before SQLITE_BUSY. */
   readonly busyTimeoutMs: number;
   /** Reports a database file that had a wider mode than 0600 and was tightened. */

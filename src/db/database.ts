@@ -1,12 +1,12 @@
 import { type LogEvent, Migrator, sql } from 'kysely';
 import type { OnTightened } from '../private-files.js';
-import type { DatabaseAdapter, PoolStats } from './adapter.js';
+import type { DatabaseAdapter, LastUseWriter, PoolStats } from './adapter.js';
 import { openPostgres, postgresDialect } from './adapters/postgres.js';
 import { openSqlite, sqliteDialect } from './adapters/sqlite.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Db } from './schema.js';
 
-export type { DatabaseAdapter, DialectName, PoolStats } from './adapter.js';
+export type { DatabaseAdapter, DialectName, LastUseTarget, LastUseWriter, PoolStats } from './adapter.js';
 
 /** Counted since the database was opened, and the pool as it is now (for /metrics). */
 export interface DatabaseStats {
@@ -22,6 +22,8 @@ export interface DatabaseHandle {
   readonly db: Db;
   /** Every SQLite/PostgreSQL difference the rest of the code needs, in one place. */
   readonly adapter: DatabaseAdapter;
+  /** Where the usage flush writes last-use times when not through `db` (see `LastUseWriter`). */
+  readonly lastUseWriter: LastUseWriter | null;
   stats(): DatabaseStats;
   close(): Promise<void>;
 }
@@ -62,14 +64,23 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     connectionErrors += 1;
     onError(error);
   };
-  const { db, adapter, poolStats } = databaseUrl.startsWith('sqlite:')
-    ? openSqlite(databaseUrl.slice('sqlite:'.length), { log, busyTimeoutMs, onTightened })
+  const { db, adapter, poolStats, lastUseWriter } = databaseUrl.startsWith('sqlite:')
+    ? openSqlite(databaseUrl.slice('sqlite:'.length), {
+        log,
+        busyTimeoutMs,
+        onTightened,
+        ...(onQuery ? { onQuery } : {}),
+      })
     : openPostgres(databaseUrl, { log, onError: onConnectionError, connectTimeoutMs });
   return {
     db,
     adapter,
+    lastUseWriter,
     stats: () => ({ connectionErrors, statementErrors, pool: poolStats?.() ?? null }),
-    close: () => db.destroy(),
+    close: async () => {
+      await lastUseWriter?.close();
+      await db.destroy();
+    },
   };
 }
 

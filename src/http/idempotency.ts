@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canonicalJson } from '../canonical-json.js';
 import { badField } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/store.js';
@@ -25,9 +25,15 @@ function withRequestId(body: string, requestId: string): string {
  * 24 h and replayed to the same caller; the same key with another path or body is 409.
  */
 export function registerIdempotency(app: FastifyInstance, store: IdempotencyStore): void {
-  app.addHook('preHandler', async (request, reply) => {
+  // Synchronous when there is nothing to do (most requests): no promise per request.
+  app.addHook('preHandler', (request, reply, done) => {
     const header = request.headers['idempotency-key'];
-    if (request.method !== 'POST' || header === undefined || request.principal === null) return;
+    if (request.method !== 'POST' || header === undefined || request.principal === null) return done();
+    begin(request, reply, header).then(() => done(), done);
+  });
+
+  const begin = async (request: FastifyRequest, reply: FastifyReply, header: string | string[]) => {
+    if (request.principal === null) return;
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw badField('Idempotency-Key', 'must be 1–255 printable ASCII characters');
     }
@@ -53,17 +59,16 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
         .send(begun.status >= 400 ? withRequestId(begun.body, request.id) : begun.body);
     }
     request.idempotency = { scope, key: header, sealKey };
-  });
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const pending = request.idempotency;
-    if (pending === null) return payload;
+    if (pending === null) return done(null, payload);
     request.idempotency = null;
-    if (reply.statusCode >= 500 || typeof payload !== 'string') {
-      await store.abandon(pending.scope, pending.key);
-    } else {
-      await store.complete(pending.scope, pending.key, reply.statusCode, payload, pending.sealKey);
-    }
-    return payload;
+    const settled =
+      reply.statusCode >= 500 || typeof payload !== 'string'
+        ? store.abandon(pending.scope, pending.key)
+        : store.complete(pending.scope, pending.key, reply.statusCode, payload, pending.sealKey);
+    settled.then(() => done(null, payload), done);
   });
 }

@@ -1,12 +1,14 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * The one JSON line written per request (docs/operations.md#logs). URLs are logged without their query,
- * headers and bodies never.
+ * headers and bodies never. Written through `lines` (see `withoutPathRedaction`), with the
+ * request id first as `request.log` would bind it: the same line, at half the cost.
  */
-export function logRequest(request: FastifyRequest, reply: FastifyReply): void {
-  request.log.info(
+export function logRequest(lines: FastifyBaseLogger, request: FastifyRequest, reply: FastifyReply): void {
+  lines.info(
     {
+      reqId: request.id,
       method: request.method,
       route: request.routeOptions.url ?? null,
       path: request.url.split('?')[0],

@@ -1,33 +1,54 @@
 import { sql } from 'kysely';
+import type { LastUseTarget, LastUseWriter } from '../db/database.js';
 import type { Db, Tx } from '../db/schema.js';
 
+/** Rows per UPDATE statement, and per transaction (a few statements, one commit). */
 const CHUNK = 250;
+const TRANSACTION_ROWS = 1_000;
 
-function* chunks(map: ReadonlyMap<string, number>): Generator<[string, number][]> {
-  const entries = [...map];
-  for (let i = 0; i < entries.length; i += CHUNK) yield entries.slice(i, i + CHUNK);
+/** `entries` in slices of `size`. */
+function* slices<T>(entries: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < entries.length; i += size) yield entries.slice(i, i + size);
 }
 
 /**
- * Sets each row's timestamp column to its new value unless it already holds a later one: one
- * short statement per 250 rows (not one per row, and no long transaction holding SQLite's single
- * writer while requests wait). Runs unchanged on SQLite and PostgreSQL.
+ * Lets the event loop run between two batches. better-sqlite3 writes synchronously and Kysely
+ * chains its queries through promises only, so without this a whole flush (thousands of rows,
+ * hundreds of milliseconds of writing) ran as one uninterrupted task: no request was read or
+ * answered until it ended (see BENCHMARKS.md).
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Sets each row's timestamp column to its new value unless it already holds a later one. Through
+ * the database's own last-use writer where it has one (an SQLite file: a worker thread); else in
+ * id order (so that two nodes flushing the same rows on PostgreSQL lock them in the same order),
+ * one statement per 250 rows, one transaction per 1,000 (one commit per batch, not per
+ * statement), yielding to the event loop between transactions.
  */
 async function moveForward(
   db: Db,
-  table: 'api_keys' | 'tokens' | 'sessions',
-  idColumn: 'id' | 'id_digest',
-  column: 'last_used_at' | 'last_seen_at',
+  writer: LastUseWriter | null,
+  target: LastUseTarget,
   values: ReadonlyMap<string, number>,
 ): Promise<void> {
-  for (const chunk of chunks(values)) {
-    const next = sql`case ${sql.ref(idColumn)} ${sql.join(
-      chunk.map(([id, at]) => sql`when ${id} then cast(${at} as bigint)`),
-      sql` `,
-    )} end`;
-    await sql`update ${sql.table(table)} set ${sql.ref(column)} = ${next}
-      where ${sql.ref(idColumn)} in (${sql.join(chunk.map(([id]) => id))})
-      and (${sql.ref(column)} is null or ${sql.ref(column)} < ${next})`.execute(db);
+  if (values.size === 0) return;
+  if (writer !== null) return writer.moveForward(target, values);
+  const entries = [...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const [table, idColumn, column] = target.split('.') as [string, string, string];
+  for (const batch of slices(entries, TRANSACTION_ROWS)) {
+    await db.transaction().execute(async (tx) => {
+      for (const chunk of slices(batch, CHUNK)) {
+        const next = sql`case ${sql.ref(idColumn)} ${sql.join(
+          chunk.map(([id, at]) => sql`when ${id} then cast(${at} as bigint)`),
+          sql` `,
+        )} end`;
+        await sql`update ${sql.table(table)} set ${sql.ref(column)} = ${next}
+          where ${sql.ref(idColumn)} in (${sql.join(chunk.map(([id]) => id))})
+          and (${sql.ref(column)} is null or ${sql.ref(column)} < ${next})`.execute(tx);
+      }
+    });
+    await yieldToEventLoop();
   }
 }
 
@@ -48,7 +69,11 @@ export interface UsageBuffer {
   pending(): number;
 }
 
-export function createUsageBuffer(db: Db, onTokensUsed: TokensUsedHook = async () => {}): UsageBuffer {
+export function createUsageBuffer(
+  db: Db,
+  onTokensUsed: TokensUsedHook = async () => {},
+  writer: LastUseWriter | null = null,
+): UsageBuffer {
   let apiKeys = new Map<string, number>();
   let tokens = new Map<string, number>();
   let sessions = new Map<string, number>();
@@ -68,11 +93,13 @@ export function createUsageBuffer(db: Db, onTokensUsed: TokensUsedHook = async (
       apiKeys = new Map();
       tokens = new Map();
       sessions = new Map();
-      await moveForward(db, 'api_keys', 'id', 'last_used_at', keys);
-      await moveForward(db, 'tokens', 'id', 'last_used_at', used);
-      await moveForward(db, 'sessions', 'id_digest', 'last_seen_at', seen);
-      for (const chunk of chunks(used))
+      await moveForward(db, writer, 'api_keys.id.last_used_at', keys);
+      await moveForward(db, writer, 'tokens.id.last_used_at', used);
+      await moveForward(db, writer, 'sessions.id_digest.last_seen_at', seen);
+      for (const chunk of slices([...used], CHUNK)) {
         await db.transaction().execute((tx) => onTokensUsed(tx, new Map(chunk)));
+        await yieldToEventLoop();
+      }
       return keys.size + used.size + seen.size;
     },
   };

@@ -85,5 +85,7 @@ export function openPostgres(connectionString: string, options: PostgresConnectO
     db,
     adapter: { ...postgresDialect, listenUrl: connectionString },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    // The pool's connections are asynchronous: Kysely's queries never hold the event loop.
+    lastUseWriter: null,
   };
 }

@@ -11,6 +11,7 @@ import { createPrivateDir, ensurePrivateFile, tightenFile } from '../../private-
 import type { DialectAdapter, OpenedDatabase, SqliteConnectOptions } from '../adapter.js';
 import { codeOf, errorChain } from '../error-causes.js';
 import type { Database } from '../schema.js';
+import { createSqliteLastUseWriter } from './sqlite-writer.js';
 
 /**
  * Result codes of a database that cannot take the statement now: another connection holds the
@@ -58,7 +59,18 @@ export function openSqlite(file: string, options: SqliteConnectOptions): OpenedD
     dialect: new RollbackOnlyOpenDialect({ database: withStatementCache(connection) }),
     ...(options.log ? { log: options.log } : {}),
   });
-  return { db, adapter: { ...sqliteDialect, listenUrl: null }, poolStats: null };
+  return {
+    db,
+    adapter: { ...sqliteDialect, listenUrl: null },
+    poolStats: null,
+    lastUseWriter: onDisk
+      ? createSqliteLastUseWriter(
+          file,
+          Math.max(0, Math.floor(options.busyTimeoutMs)),
+          options.onQuery ?? (() => {}),
+        )
+      : null,
+  };
 }
 
 /**

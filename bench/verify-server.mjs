@@ -1,0 +1,313 @@
+#!/usr/bin/env node
+// The verify path at the limit (see BENCHMARKS.md): the built server pinned to one core, the load
+// generator (bench/verify-load.mjs, autocannon) in its own process pinned to the other, 50
+// connections, N tokens; side by side in one run: GET /healthz, cache-hit verify, all-miss verify
+// (every request a token the server has not seen). Prints req/s, p50/p99, ratios to /healthz and
+// the targets. Run it with `npm run bench:verify-server` (which builds first); 127.0.0.1 only.
+//
+// Knobs (environment): BENCH_TOKENS (100000; up to 1000000), BENCH_CONNECTIONS (50),
+// BENCH_DURATION (10 s per phase), BENCH_WARMUP (3 s), BENCH_HIT_SET (10000 tokens cycled by the
+// cache-hit phase), BENCH_LOG_LEVEL (info, the server's default), BENCH_SERVER_CPU (0),
+// BENCH_LOAD_CPU (1), BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SQLite from 'better-sqlite3';
+import { checksum, hint } from '../dist/auth/credentials.js';
+import {
+  api,
+  cpuSeconds,
+  createTeamKey,
+  createWorkspace,
+  freePort,
+  guardRun,
+  intFromEnv,
+  loadAverage,
+  log,
+  reportExitedServers,
+  runMain,
+  signUp,
+  startServer,
+  stopServer,
+  waitReady,
+} from './lib.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const TOKENS = intFromEnv('BENCH_TOKENS', 100_000, 1_000, 1_000_000);
+const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 50, 1, 1000);
+const DURATION_S = intFromEnv('BENCH_DURATION', 10, 1, 30);
+const WARMUP_S = intFromEnv('BENCH_WARMUP', 3, 0, 10);
+const HIT_SET = intFromEnv('BENCH_HIT_SET', 10_000, 1, 50_000);
+const SERVER_CPU = intFromEnv('BENCH_SERVER_CPU', 0, 0, 1023);
+const LOAD_CPU = intFromEnv('BENCH_LOAD_CPU', 1, 0, 1023);
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'info';
+const INSERT_BATCH = 10_000;
+// Under 3 minutes with the default 100,000 tokens; seeding a million takes up to a few minutes more.
+const DEADLINE_MS = TOKENS > 200_000 ? 360_000 : 180_000;
+
+// Targets (issue #14): ratios to the same server's GET /healthz in the same run, and p99 at 50 connections.
+const TARGETS = { hit: { ratio: 0.8, p99: 5 }, miss: { ratio: 0.5, p99: 20 } };
+
+const SERVER_ENV = {
+  TOOKEN_RATE_LIMIT_PER_MINUTE: '100000000',
+  TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000000000',
+  TOOKEN_LOG_LEVEL: LOG_LEVEL,
+};
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const pin = (cpu) => (hasTaskset ? ['taskset', '-c', String(cpu)] : []);
+
+// ---------------------------------------------------------------------------------------------
+// Seeding: secrets in the real format, written straight into the server's SQLite file
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** `length` characters of `alphabet` from random bytes (a slight modulo bias is fine for a bench). */
+function randomChars(bytes, offset, length, alphabet) {
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[bytes[offset + i] % alphabet.length];
+  return out;
+}
+
+/**
+ * `count` active, never-expiring tokens (a `tokens` row and its `token_secrets` row each, as
+ * src/tokens/service.ts writes them), created by the team key. Secrets and ids come from one
+ * randomBytes call per batch (generateSecret draws each character separately: too slow for 1M).
+ */
+function seedTokens(dbFile, { workspaceId, keyId, keyName }, count) {
+  const db = new SQLite(dbFile);
+  db.pragma('foreign_keys = ON');
+  // The server is stopped and the file is thrown away after the run: no syncs, a big page cache
+  // (the random-order inserts into two indexes are what takes the time).
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -524288');
+  const insertToken = db.prepare(
+    `insert into tokens (id, workspace_id, name, name_lower, scopes, metadata, hint, created_at, created_by,
+       created_by_id, expires_at, revoked_at, rotated_at, last_used_at, expired_recorded_at, expiring_7d_at,
+       expiring_1d_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null, null, null, null, null)`,
+  );
+  const insertSecret = db.prepare(
+    'insert into token_secrets (digest, token_id, retires_at) values (?, ?, null)',
+  );
+  const scopes = JSON.stringify(['tokens:read', 'tokens:verify']);
+  const createdAt = Date.now();
+  const secrets = new Array(count);
+  const insertBatch = db.transaction((start, end) => {
+    const bytes = randomBytes((end - start) * 58);
+    for (let i = start; i < end; i++) {
+      const at = (i - start) * 58;
+      const random = randomChars(bytes, at, 34, BASE62);
+      const secret = `tkn_${random}${checksum(random)}`;
+      const id = `tok_${randomChars(bytes, at + 34, 24, BASE36)}`;
+      const name = `bench-${String(i).padStart(7, '0')}`;
+      secrets[i] = secret;
+      insertToken.run(
+        id,
+        workspaceId,
+        name,
+        name,
+        scopes,
+        JSON.stringify({ service: 'bench', n: i }),
+        hint(secret),
+        createdAt,
+        keyName,
+        keyId,
+      );
+      insertSecret.run(createHash('sha256').update(secret).digest('hex'), id);
+    }
+  });
+  try {
+    for (let start = 0; start < count; start += INSERT_BATCH)
+      insertBatch(start, Math.min(count, start + INSERT_BATCH));
+    const stored = db.prepare('select count(*) as n from token_secrets').get().n;
+    if (stored !== count) throw new Error(`expected ${count} token secrets, found ${stored}`);
+  } finally {
+    db.close();
+  }
+  return secrets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load, in a separate pinned process
+
+/** Load generators running now: stopped with the server when the bench is interrupted or overruns. */
+const loaders = new Set();
+
+function runLoad(job) {
+  return new Promise((resolve, reject) => {
+    const argv = [
+      ...pin(LOAD_CPU),
+      process.execPath,
+      path.join(HERE, 'verify-load.mjs'),
+      JSON.stringify(job),
+    ];
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    loaders.add(child);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      loaders.delete(child);
+      if (code !== 0) return reject(new Error(`load generator exited with code ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const verdict = (ok) => (ok ? 'PASS' : 'MISS');
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tooken-bench-'));
+  let server = null;
+  const cleanUp = async () => {
+    for (const loader of loaders) loader.kill('SIGKILL');
+    if (server) await stopServer(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const disarm = guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => (server ? [server] : []) });
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+  try {
+    const port = await freePort();
+    server = startServer({ dataDir, port, env: SERVER_ENV });
+    const base = server.base;
+    await waitReady(server);
+    const { session } = await signUp(base);
+    const ws = await createWorkspace(base, session);
+    const key = await createTeamKey(base, ws.slug, session);
+    await stopServer(server);
+
+    const seedStart = Date.now();
+    const secrets = seedTokens(
+      path.join(dataDir, 'tooken.db'),
+      { workspaceId: ws.id, keyId: key.id, keyName: key.name },
+      TOKENS,
+    );
+    const secretsFile = path.join(dataDir, 'secrets.txt');
+    writeFileSync(secretsFile, secrets.join('\n'));
+    log(`seeded ${TOKENS} tokens in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+
+    server = startServer({ dataDir, port, env: SERVER_ENV, nodeArgs, wrap: pin(SERVER_CPU) });
+    await waitReady(server);
+    const pid = server.child.pid;
+    log(
+      `server pid ${pid} on cpu ${hasTaskset ? SERVER_CPU : 'any'}, load generator on cpu ${hasTaskset ? LOAD_CPU : 'any'}; ` +
+        `log level ${LOG_LEVEL}; ${CONNECTIONS} connections; load average before: ${loadAverage()} (${os.cpus().length} CPUs)`,
+    );
+    const probe = await api(base, 'POST', '/v1/tokens/verify', {
+      body: { token: secrets[0] },
+      bearer: key.key,
+    });
+    if (probe.json.valid !== true)
+      throw new Error(`a seeded token does not verify: ${JSON.stringify(probe.json)}`);
+
+    const healthz = {
+      url: base,
+      method: 'GET',
+      path: '/healthz',
+      connections: CONNECTIONS,
+      expect: 'healthy',
+    };
+    const verify = {
+      url: base,
+      method: 'POST',
+      path: '/v1/tokens/verify',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key.key}` },
+      connections: CONNECTIONS,
+      expect: 'valid',
+      secretsFile,
+    };
+    const hitSet = Math.min(HIT_SET, Math.floor(TOKENS / 10));
+    // Warm-up: one pass over the hit set (each a miss) fills the cache; then JIT for each path.
+    await runLoad({ ...verify, from: 0, to: hitSet, cycle: false, seconds: 30 });
+    if (WARMUP_S > 0) {
+      await runLoad({ ...healthz, seconds: WARMUP_S });
+      await runLoad({ ...verify, from: 0, to: hitSet, cycle: true, seconds: WARMUP_S });
+    }
+    const phases = [
+      ['GET /healthz', 'healthz', { ...healthz, seconds: DURATION_S }],
+      ['verify, cache hit', 'hit', { ...verify, from: 0, to: hitSet, cycle: true, seconds: DURATION_S }],
+      [
+        'verify, all miss',
+        'miss',
+        { ...verify, from: hitSet, to: TOKENS, cycle: false, seconds: DURATION_S },
+      ],
+    ];
+    const results = {};
+    log('');
+    log(
+      'phase               req/s    p50 ms   p99 ms  p99.9 ms   max ms  >100 ms  server CPU  CPU µs/req  bad',
+    );
+    for (const [label, name, job] of phases) {
+      const cpuBefore = cpuSeconds(pid);
+      const r = await runLoad(job);
+      const cpu = cpuSeconds(pid) - cpuBefore;
+      r.serverCpuPct = (100 * cpu) / r.seconds;
+      // Server CPU per answer: steadier than req/s on a shared machine (it ignores time the server waited for a core).
+      r.cpuPerRequestUs = (1e6 * cpu) / r.requests;
+      results[name] = r;
+      const bad = r.unexpected + r.errors + r.timeouts;
+      log(
+        `${label.padEnd(18)}${fmt(r.rps, 0).padStart(7)}  ${fmt(r.p50, 3).padStart(8)} ${fmt(r.p99, 3).padStart(8)} ` +
+          `${fmt(r.p999, 2).padStart(9)} ${fmt(r.max, 1).padStart(8)} ${String(r.over100ms).padStart(8)}  ` +
+          `${`${fmt(r.serverCpuPct, 0)}%`.padStart(10)}  ${fmt(r.cpuPerRequestUs, 0).padStart(10)}  ${String(bad).padStart(3)}`,
+      );
+      if (name === 'miss') {
+        log(
+          `                  (${r.presented} unseen tokens presented in ${fmt(r.seconds, 1)} s${r.exhausted ? ', all of them' : ''})`,
+        );
+      }
+      if (r.unexpectedSample) log(`                  first unexpected response: ${r.unexpectedSample}`);
+    }
+
+    log('');
+    let failures = 0;
+    for (const name of ['hit', 'miss']) {
+      const r = results[name];
+      const ratio = r.rps / results.healthz.rps;
+      const target = TARGETS[name];
+      log(
+        `${name.padEnd(5)} ratio ${fmt(ratio, 3)} (target ≥ ${target.ratio}) ${verdict(ratio >= target.ratio)}; ` +
+          `p99 ${fmt(r.p99, 2)} ms (target < ${target.p99}) ${verdict(r.p99 < target.p99)}; ` +
+          `100 ms windows with a response over 50 ms: ${r.slowBuckets} of ${r.buckets}`,
+      );
+    }
+    for (const r of Object.values(results)) failures += r.unexpected + r.errors + r.timeouts;
+    log(`tokens ${TOKENS}, hit set ${hitSet}; whole bench ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (failures > 0) {
+      process.exitCode = 1;
+      log(`FAILED: ${failures} unexpected responses, errors or time-outs`);
+    }
+  } catch (error) {
+    if (server) reportExitedServers([server]);
+    throw error;
+  } finally {
+    disarm();
+    await cleanUp();
+  }
+}
+
+runMain(main);
