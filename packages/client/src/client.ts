@@ -123,6 +123,12 @@ export function createClient(options: ClientOptions) {
       delete: (slug: string) =>
         ok(api.DELETE('/v1/workspaces/{slug}', { params: { path: { slug } }, body: { confirm: slug } })),
     },
+    /** Dashboard sessions: sign up, sign in, sign out (in a browser the cookie stays in its jar). */
+    auth: {
+      signup: (body: Schemas['SignupRequest']) => ok(api.POST('/v1/auth/signup', { body })),
+      login: (body: Schemas['LoginRequest']) => ok(api.POST('/v1/auth/login', { body })),
+      logout: () => ok(api.POST('/v1/auth/logout')),
+    },
     /** The signed-in person (dashboard sessions only). */
     me: () => ok(api.GET('/v1/me')),
   };
