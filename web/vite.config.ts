@@ -11,9 +11,17 @@ export default defineConfig({
   base: '/',
   plugins: [react()],
   resolve: {
-    alias: {
-      '@tooken/client': fileURLToPath(new URL('../packages/client/src/browser.ts', import.meta.url)),
-    },
+    alias: [
+      {
+        find: /^@tooken\/client$/,
+        replacement: fileURLToPath(new URL('../packages/client/src/browser.ts', import.meta.url)),
+      },
+      // Radix's scroll lock writes a <style> element the page's policy refuses: see ui/remove-scroll.tsx.
+      {
+        find: /^react-remove-scroll$/,
+        replacement: fileURLToPath(new URL('src/ui/remove-scroll.tsx', import.meta.url)),
+      },
+    ],
   },
   build: {
     outDir: 'dist',

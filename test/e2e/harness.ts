@@ -61,9 +61,10 @@ export async function startE2E(env: Record<string, string> = {}): Promise<E2E> {
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
       page.on('console', (message) => {
-        // A 401 while signed out is how the dashboard learns there is no session: not a problem.
+        // A refused request (401 while signed out, 400 shown next to a field) is the app at work:
+        // the browser logs it, the page shows it. Everything else logged as an error is a problem.
         const text = message.text();
-        if (message.type() === 'error' && !/status of 401/.test(text)) problems.push(`console: ${text}`);
+        if (message.type() === 'error' && !/status of 4\d\d/.test(text)) problems.push(`console: ${text}`);
       });
       return { context, page, problems };
     },
@@ -102,4 +103,40 @@ export async function fillSignUp(page: Page, person: { name: string; email: stri
   await page.getByLabel('Email').fill(person.email);
   await page.getByLabel('Password').fill(person.password);
   await page.getByRole('button', { name: 'Sign up' }).click();
+}
+
+/**
+ * The API as the page's signed-in person (the browser context's cookie jar plus the CSRF token):
+ * for setting up a test and for checking from outside what the dashboard did.
+ */
+export async function apiAs(page: Page) {
+  const request = page.context().request;
+  const me = await request.get('/v1/me');
+  expect(me.status()).toBe(200);
+  const csrf = ((await me.json()) as { csrf_token: string }).csrf_token;
+  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, data?: unknown) => {
+    const res = await request.fetch(url, {
+      method,
+      headers: {
+        'x-csrf-token': csrf,
+        ...(data === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(data === undefined ? {} : { data: JSON.stringify(data) }),
+    });
+    const text = await res.text();
+    return { status: res.status(), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  return { call, csrf };
+}
+
+/** Signs up through the API in the page's browser context (so the page is signed in) and makes a workspace. */
+export async function ownerWithWorkspace(page: Page, email: string, workspace: string) {
+  const signup = await page.context().request.post('/v1/auth/signup', {
+    data: { email, password: 'correct horse battery', name: 'Owner' },
+  });
+  expect(signup.status()).toBe(201);
+  const api = await apiAs(page);
+  const created = await api.call('POST', '/v1/workspaces', { name: workspace });
+  expect(created.status).toBe(201);
+  return { api, slug: String(created.body.slug) };
 }
