@@ -19,7 +19,8 @@ export function WorkspaceSwitcher({
   const [creating, setCreating] = useState(false);
   return (
     <>
-      <Menu.Root>
+      {/* Not modal: the page stays in the accessibility tree (no aria-hidden around focusable content). */}
+      <Menu.Root modal={false}>
         <Menu.Trigger
           className="button switcher-trigger"
           aria-label={`Workspace: ${current.name}. Switch workspace`}
