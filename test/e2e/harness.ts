@@ -114,7 +114,7 @@ export async function apiAs(page: Page) {
   const me = await request.get('/v1/me');
   expect(me.status()).toBe(200);
   const csrf = ((await me.json()) as { csrf_token: string }).csrf_token;
-  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, data?: unknown) => {
+  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, data?: unknown) => {
     const res = await request.fetch(url, {
       method,
       headers: {

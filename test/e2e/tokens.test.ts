@@ -145,4 +145,39 @@ describe('dashboard: the Tokens screen', () => {
     expect((await apiAs(page)).csrf).not.toBe(api.csrf);
     expect(problems).toEqual([]);
   }, 120_000);
+  it('pages through a long list and shows times in the workspace timezone', async () => {
+    const { page, problems } = await e2e.newPage();
+    const { api, slug } = await ownerWithWorkspace(page, 'pages@tokens.example', 'Pages');
+    expect(
+      (await api.call('PATCH', `/v1/workspaces/${slug}/settings`, { timezone: 'Asia/Tokyo' })).status,
+    ).toBe(200);
+    const created: string[] = [];
+    for (let i = 1; i <= 21; i++) {
+      const res = await api.call('POST', `/v1/workspaces/${slug}/tokens`, {
+        name: `svc-${String(i).padStart(2, '0')}`,
+        scopes: ['tokens:read'],
+      });
+      expect(res.status).toBe(201);
+      created.push(String(res.body.created_at));
+    }
+    await page.goto(`/w/${slug}/tokens`);
+    await page.getByText('Page 1 of 2 · 21 tokens').waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(20);
+    await page.getByText('Times in Asia/Tokyo').waitFor();
+    // The newest token's creation time, as Tokyo sees it.
+    const newest = new Intl.DateTimeFormat('en-GB', {
+      dateStyle: 'medium',
+      timeStyle: 'short',
+      timeZone: 'Asia/Tokyo',
+    }).format(new Date(created[created.length - 1] ?? ''));
+    expect(await page.locator('tbody tr').filter({ hasText: 'svc-21' }).textContent()).toContain(newest);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Page 2 of 2 · 21 tokens').waitFor();
+    await page.waitForURL(/page=2/);
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    await checkScreen(page, 'tokens-page-2');
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByText('Page 1 of 2 · 21 tokens').waitFor();
+    expect(problems).toEqual([]);
+  }, 120_000);
 });
