@@ -178,6 +178,7 @@ describe('dashboard: the Tokens screen', () => {
     }).format(new Date(created[created.length - 1] ?? ''));
     expect(await page.locator('tbody tr').filter({ hasText: 'svc-21' }).textContent()).toContain(newest);
     await page.getByRole('button', { name: 'Next' }).click();
+    // The page number follows the rows on screen: it changes once page 2 has arrived.
     await page.getByText('Page 2 of 2 · 21 tokens').waitFor();
     await page.waitForURL(/page=2/);
     expect(await page.locator('tbody tr').count()).toBe(1);

@@ -77,7 +77,7 @@ export function TokensPage() {
           </button>
         ) : null}
       </div>
-      <section className="card" aria-label="Tokens">
+      <section className="card" aria-label="Tokens" aria-busy={tokens.isFetching}>
         {tokens.isPending ? (
           <Loading label="Loading tokens…" />
         ) : tokens.isError ? (
@@ -138,9 +138,11 @@ export function TokensPage() {
             )}
             <nav className="pagination" aria-label="Pages">
               <span>
-                Page {Math.min(page, pages)} of {pages} · {total} {total === 1 ? 'token' : 'tokens'}
+                Page {Math.min(tokens.data.meta.page, pages)} of {pages} · {total}{' '}
+                {total === 1 ? 'token' : 'tokens'}
               </span>
               <span className="inline">
+                {tokens.isPlaceholderData ? <span className="hint">Loading…</span> : null}
                 <button
                   type="button"
                   className="button small"
