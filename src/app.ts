@@ -14,6 +14,7 @@ import { auditRoutes } from './audit/routes.js';
 import { resolveApiKey } from './auth/principal.js';
 import { ping } from './db/database.js';
 import { createAccess } from './http/access.js';
+import { registerDashboard } from './http/dashboard.js';
 import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
@@ -25,7 +26,6 @@ import { assertStorableText, assertWellFormedUrl } from './http/text-check.js';
 import { trustProxyOption } from './http/trust-proxy.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { newId } from './ids.js';
-import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
 import { leakRoutes } from './leaks/routes.js';
 import { withoutPathRedaction } from './logger.js';
@@ -150,7 +150,8 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     await app.register(auditRoutes, { prefix, access, auditLog: services.auditLog });
     await app.register(webhookRoutes, { prefix, access, webhooks });
   }
-  registerInvitationPage(app, services.config);
   registerResetPage(app, services.config);
+  // Last: the dashboard answers page requests no API route took (deep links, /invitations/accept).
+  await registerDashboard(app);
   return app;
 }

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Security headers (docs/operations.md#security-headers). The API answers JSON, which a browser
- * should never render, run or frame: its policy lets nothing load. The two HTML pages the server
- * serves (`/docs` and the invitation page) each set a policy of their own.
+ * should never render, run or frame: its policy lets nothing load. The HTML the server serves
+ * (`/docs` and the dashboard) each set a policy of their own.
  */
 const API_POLICY = Object.freeze({
   'default-src': ["'none'"],
@@ -35,6 +35,22 @@ export const DOCS_POLICY = Object.freeze({
     "'self'",
     `'sha256-${createHash('sha256').update(DOCS_LOGO_STYLE, 'utf8').digest('base64')}'`,
   ],
+});
+
+/**
+ * The dashboard (docs/dashboard.md) loads its scripts, stylesheet and images from this server and
+ * talks only to this server's API. Nothing inline runs or styles, and no other site may frame it.
+ */
+export const DASHBOARD_POLICY = Object.freeze({
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'object-src': ["'none'"],
 });
 
 /** A year, subdomains included: sent only on answers that went over https. */

@@ -38,7 +38,7 @@ describe.each(dialects())('%s: @tooken/client account methods', (dialect) => {
     expect(refused).toMatchObject({ code: 'two_factor_required' });
     const again = await signIn({ baseUrl, email, password: 'another good password', twoFactorCode: code() });
     const laptop = createClient({ baseUrl, session: again, workspace: ws.slug });
-    const first = await person.auth.login(email, 'another good password');
+    const first = await person.auth.login({ email, password: 'another good password' });
     expect('challenge' in first && first.two_factor_required).toBe(true);
     if ('challenge' in first) {
       const done = await person.auth.loginTwoFactor(first.challenge, { recovery_code: codes[0] ?? '' });

@@ -647,36 +647,6 @@ describe.each(dialects())('%s: invitations', (dialect) => {
     });
     expect(patch.statusCode).toBe(200);
   });
-
-  describe('the invitation link page', () => {
-    it('opens from the accept_url and shows how to accept, without caching or leaking the link', async () => {
-      const { owner, ws } = await workspace('Invites');
-      const res = await invite(owner, ws.slug, uniqueEmail('new.person'), 'admin');
-      expect(res.statusCode).toBe(201);
-      const link = new URL(json(res).accept_url);
-      expect(link.origin).toBe(PUBLIC_URL);
-      const token = link.searchParams.get('token') ?? '';
-      const page = await t.app.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
-      expect(page.statusCode).toBe(200);
-      expect(page.headers['content-type']).toContain('text/html');
-      expect(page.headers['cache-control']).toBe('no-store');
-      expect(page.headers['referrer-policy']).toBe('no-referrer');
-      expect(page.body).toContain(`{"token":"${token}"}`);
-      // Signing up needs the same token where sign-up is restricted to invited people.
-      expect(page.body).toContain(`"invitation_token":"${token}"`);
-      expect(page.body).toContain(`${PUBLIC_URL}/v1/invitations/accept`);
-      expect(t.logs.join('\n')).not.toContain(token);
-    });
-
-    it('says the link is incomplete when the token is missing or malformed', async () => {
-      for (const url of ['/invitations/accept', '/invitations/accept?token=%3Cscript%3E']) {
-        const page = await t.app.inject({ method: 'GET', url });
-        expect(page.statusCode).toBe(200);
-        expect(page.body).toContain('incomplete');
-        expect(page.body).not.toContain('<script>');
-      }
-    });
-  });
 });
 
 describe.each(dialects())('%s: invitations and sign-up modes', (dialect) => {

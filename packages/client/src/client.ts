@@ -156,11 +156,12 @@ export function createClient(options: ClientOptions) {
         endOthers: () => ok(api.POST('/v1/me/sessions/revoke-others')),
       },
     }),
-    /** Signing in and recovering an account (no credential needed). */
+    /** Dashboard sessions and account recovery (no credential needed; in a browser the cookie stays in its jar). */
     auth: {
+      signup: (body: Schemas['SignupRequest']) => ok(api.POST('/v1/auth/signup', { body })),
       /** With two-factor on, answers `{two_factor_required: true, challenge}` and no session. */
-      login: (email: string, password: string) =>
-        ok(api.POST('/v1/auth/login', { body: { email, password } })),
+      login: (body: Schemas['LoginRequest']) => ok(api.POST('/v1/auth/login', { body })),
+      logout: () => ok(api.POST('/v1/auth/logout')),
       /** The second step: the challenge with a code of the app, or with a recovery code. */
       loginTwoFactor: (challenge: string, factor: { code: string } | { recovery_code: string }) =>
         ok(api.POST('/v1/auth/login/two-factor', { body: { challenge, ...factor } })),

@@ -22,6 +22,19 @@ const OUTSIDE_WORKSPACES = /^\/v1\/(auth\/|me(\/|$)|workspaces(\/|$)|invitations
 /** Creating calls get an `Idempotency-Key`, so a retry after a lost answer never creates twice. */
 const CREATES = /^\/v1\/(tokens|api-keys|invitations|webhooks)$|\/rotate(-secret)?$|\/regenerate$/;
 
+/**
+ * A random idempotency key (a UUID). `crypto.randomUUID` exists only in secure contexts, and a
+ * dashboard may be served over plain http on a private address: then it is made from random bytes.
+ */
+function randomKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -50,7 +63,7 @@ export function createTransport(options: TransportOptions): typeof fetch {
       if (options.session.cookie !== undefined) headers.set('cookie', options.session.cookie);
     }
     if (input.method === 'POST' && CREATES.test(path) && !headers.has('idempotency-key')) {
-      headers.set('idempotency-key', crypto.randomUUID());
+      headers.set('idempotency-key', randomKey());
     }
     return { url, headers };
   };
