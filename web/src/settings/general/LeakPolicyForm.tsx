@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { Settings } from '@tooken/client';
 import { type FormEvent, useState } from 'react';
+import { RadioOption } from '../../components/RadioOption';
 import { useWorkspace } from '../../layout/workspace';
 import { FormError } from '../../ui/states';
 import { settingsFormErrors } from '../field-errors';
@@ -27,19 +28,15 @@ export function LeakPolicyForm({ settings }: { settings: Settings }) {
         <fieldset>
           <legend className="sr-only">When a secret is reported leaked</legend>
           {LEAK_POLICIES.map((p) => (
-            <label key={p.value} className="check option">
-              <input
-                type="radio"
-                name="leak_policy"
-                value={p.value}
-                checked={policy === p.value}
-                onChange={() => setPolicy(p.value)}
-              />
-              <span>
-                <strong>{p.label}</strong>
-                <span className="hint block">{p.hint}</span>
-              </span>
-            </label>
+            <RadioOption
+              key={p.value}
+              name="leak_policy"
+              value={p.value}
+              label={p.label}
+              hint={p.hint}
+              checked={policy === p.value}
+              onSelect={() => setPolicy(p.value)}
+            />
           ))}
         </fieldset>
       </div>
