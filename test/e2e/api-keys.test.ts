@@ -61,9 +61,12 @@ describe('dashboard: Settings › API Keys', () => {
     await dialog.getByLabel('Team').check();
     await dialog.getByLabel('Role').waitFor();
     await checkScreen(page, 'api-keys-new');
-    // Escape closes it (Radix dialog), focus back on the page.
+    // Keyboard: Tab stays inside the dialog; Escape closes it and focus returns to New API Key.
+    for (let i = 0; i < 8; i += 1) await page.keyboard.press('Tab');
+    expect(await dialog.evaluate((node) => node.contains(document.activeElement))).toBe(true);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('New API Key');
 
     // A personal key: shown once with Copy, gone from the page once closed, and it works.
     const personal = await generate(page, 'olive-laptop');
@@ -73,6 +76,7 @@ describe('dashboard: Settings › API Keys', () => {
     await checkScreen(page, 'api-keys-secret');
     await personal.shown.getByRole('button', { name: 'Done' }).click();
     await personal.shown.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('New API Key');
     await page.getByRole('row', { name: /olive-laptop/ }).waitFor();
     expect(await page.content()).not.toContain(personal.key);
     expect(await withKey(personal.key)).toBe(200);
@@ -183,4 +187,42 @@ describe('dashboard: Settings › API Keys', () => {
       expect(problems).toEqual([]);
     }
   }, 180_000);
+
+  it('shows a loading state while the list is on its way, and the error with Retry when it fails', async () => {
+    const { page, problems } = await e2e.newPage();
+    const { slug } = await ownerWithWorkspace(page, 'omar@keys.example', 'Flaky Network');
+    // The list request waits until the test lets it go, then fails twice (the call and its one retry).
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let failures = 0;
+    await page.route(`**/v1/workspaces/${slug}/api-keys?*`, async (route) => {
+      await held;
+      if (failures >= 2) return route.continue();
+      failures += 1;
+      return route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        headers: { 'retry-after': '5' },
+        body: JSON.stringify({
+          error: 'unavailable',
+          message: 'The database cannot be reached right now; retry shortly',
+          status: 503,
+          request_id: 'req_test',
+        }),
+      });
+    });
+    await page.goto(`/w/${slug}/settings/api-keys`);
+    await page.getByRole('status').filter({ hasText: 'Loading API keys…' }).waitFor();
+    await checkScreen(page, 'api-keys-loading');
+    release();
+    await page.getByRole('alert').filter({ hasText: 'The database cannot be reached right now' }).waitFor();
+    await checkScreen(page, 'api-keys-error');
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.getByText('No API keys yet.').waitFor();
+    // The browser logs the two refused loads; nothing else went wrong.
+    expect(problems.filter((p) => !/status of 503/.test(p))).toEqual([]);
+    expect(failures).toBe(2);
+  }, 120_000);
 });

@@ -3,6 +3,7 @@ import type { ApiKey } from '@tooken/client';
 import { useState } from 'react';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Pager, useClampPage } from '../components/Pager';
+import { useReturnFocus } from '../components/return-focus';
 import { useWorkspace } from '../layout/workspace';
 import { SecretDialog } from '../tokens/SecretDialog';
 import { ErrorState, Loading } from '../ui/states';
@@ -41,6 +42,7 @@ export function ApiKeysTab() {
     const mine = key.kind === 'personal' && key.user_id === me.user.id;
     return { regenerate: mine || (key.kind === 'team' && owner), remove: mine || owner };
   };
+  const remember = useReturnFocus(creating || confirm !== null || secret !== null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['api-keys', workspace.slug] });
   const total = keys.data?.meta.total ?? 0;
   useClampPage(page, keys.data?.data.length, setPage);
@@ -55,7 +57,14 @@ export function ApiKeysTab() {
               For programs calling the API: send one as <code>Authorization: Bearer tok_live_…</code>.
             </span>
           </div>
-          <button type="button" className="button primary" onClick={() => setCreating(true)}>
+          <button
+            type="button"
+            className="button primary"
+            onClick={(event) => {
+              remember(event);
+              setCreating(true);
+            }}
+          >
             New API Key
           </button>
         </div>
@@ -79,8 +88,14 @@ export function ApiKeysTab() {
               userId={me.user.id}
               emails={emails}
               rights={rights}
-              onRegenerate={(key) => setConfirm({ action: 'regenerate', key })}
-              onDelete={(key) => setConfirm({ action: 'delete', key })}
+              onRegenerate={(key, event) => {
+                remember(event);
+                setConfirm({ action: 'regenerate', key });
+              }}
+              onDelete={(key, event) => {
+                remember(event);
+                setConfirm({ action: 'delete', key });
+              }}
             />
             <Pager
               page={page}

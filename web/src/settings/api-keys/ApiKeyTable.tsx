@@ -1,4 +1,5 @@
 import type { ApiKey } from '@tooken/client';
+import type { MouseEvent } from 'react';
 import { formatTime } from '../../tokens/format';
 import { ROLE_NAMES } from '../roles';
 
@@ -16,8 +17,8 @@ export function ApiKeyTable(props: {
   /** Emails by user id, to name another member's personal key (Owners see those). */
   emails: Record<string, string>;
   rights: (key: ApiKey) => KeyRights;
-  onRegenerate: (key: ApiKey) => void;
-  onDelete: (key: ApiKey) => void;
+  onRegenerate: (key: ApiKey, event: MouseEvent<HTMLElement>) => void;
+  onDelete: (key: ApiKey, event: MouseEvent<HTMLElement>) => void;
 }) {
   return (
     <div className="table-wrap">
@@ -57,7 +58,7 @@ export function ApiKeyTable(props: {
                         type="button"
                         className="button small"
                         aria-label={`Regenerate ${key.name}`}
-                        onClick={() => props.onRegenerate(key)}
+                        onClick={(event) => props.onRegenerate(key, event)}
                       >
                         Regenerate
                       </button>
@@ -67,7 +68,7 @@ export function ApiKeyTable(props: {
                         type="button"
                         className="button small ghost danger-text"
                         aria-label={`Delete ${key.name}`}
-                        onClick={() => props.onDelete(key)}
+                        onClick={(event) => props.onDelete(key, event)}
                       >
                         Delete
                       </button>

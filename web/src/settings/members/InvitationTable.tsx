@@ -1,4 +1,5 @@
 import type { Invitation } from '@tooken/client';
+import type { MouseEvent } from 'react';
 import { formatTime } from '../../tokens/format';
 import { ROLE_NAMES } from '../roles';
 import { CopyLink } from './CopyLink';
@@ -8,7 +9,7 @@ export function InvitationTable(props: {
   invitations: Invitation[];
   timeZone: string;
   manage: boolean;
-  onRevoke: (invitation: Invitation) => void;
+  onRevoke: (invitation: Invitation, event: MouseEvent<HTMLElement>) => void;
 }) {
   const links = props.manage && props.invitations.some((i) => i.accept_url);
   return (
@@ -53,7 +54,7 @@ export function InvitationTable(props: {
                       type="button"
                       className="button small ghost danger-text"
                       aria-label={`Revoke the invitation for ${invitation.email}`}
-                      onClick={() => props.onRevoke(invitation)}
+                      onClick={(event) => props.onRevoke(invitation, event)}
                     >
                       Revoke
                     </button>

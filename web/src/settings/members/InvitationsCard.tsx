@@ -3,6 +3,7 @@ import type { Invitation } from '@tooken/client';
 import { useState } from 'react';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Pager, useClampPage } from '../../components/Pager';
+import { useReturnFocus } from '../../components/return-focus';
 import { useWorkspace } from '../../layout/workspace';
 import { ErrorState, Loading } from '../../ui/states';
 import { InvitationTable } from './InvitationTable';
@@ -24,6 +25,7 @@ export function InvitationsCard() {
     queryFn: () => client.invitations.list({ page, per_page: PER_PAGE }),
     placeholderData: keepPreviousData,
   });
+  const remember = useReturnFocus(inviting || revoking !== null);
   const total = invitations.data?.meta.total ?? 0;
   useClampPage(page, invitations.data?.data.length, setPage);
   return (
@@ -42,7 +44,8 @@ export function InvitationsCard() {
           <button
             type="button"
             className="button primary"
-            onClick={() => {
+            onClick={(event) => {
+              remember(event);
               setNotice(null);
               setInviting(true);
             }}
@@ -69,7 +72,10 @@ export function InvitationsCard() {
             invitations={invitations.data.data}
             timeZone={settings?.timezone ?? 'UTC'}
             manage={owner}
-            onRevoke={setRevoking}
+            onRevoke={(invitation, event) => {
+              remember(event);
+              setRevoking(invitation);
+            }}
           />
           <Pager
             page={page}

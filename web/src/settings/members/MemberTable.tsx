@@ -1,4 +1,5 @@
 import type { Member } from '@tooken/client';
+import type { MouseEvent } from 'react';
 import type { Role } from '../../api/session';
 import { formatTime } from '../../tokens/format';
 import { ROLE_NAMES, ROLES } from '../roles';
@@ -15,7 +16,7 @@ export function MemberTable(props: {
   /** The member whose role change is on its way (its dropdown waits). */
   changing: string | null;
   onRole: (member: Member, role: Role) => void;
-  onRemove: (member: Member) => void;
+  onRemove: (member: Member, event: MouseEvent<HTMLElement>) => void;
 }) {
   return (
     <div className="table-wrap">
@@ -67,7 +68,7 @@ export function MemberTable(props: {
                       type="button"
                       className="button small ghost danger-text"
                       aria-label={`Remove ${member.email}`}
-                      onClick={() => props.onRemove(member)}
+                      onClick={(event) => props.onRemove(member, event)}
                     >
                       Remove
                     </button>
