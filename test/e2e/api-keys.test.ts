@@ -63,10 +63,10 @@ describe('dashboard: Settings › API Keys', () => {
     await checkScreen(page, 'api-keys-new');
     // Keyboard: Tab stays inside the dialog; Escape closes it and focus returns to New API Key.
     for (let i = 0; i < 8; i += 1) await page.keyboard.press('Tab');
-    expect(await dialog.evaluate((node) => node.contains(document.activeElement))).toBe(true);
+    expect(await dialog.locator(':focus').count()).toBe(1);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('New API Key');
+    expect(await page.locator(':focus').textContent()).toBe('New API Key');
 
     // A personal key: shown once with Copy, gone from the page once closed, and it works.
     const personal = await generate(page, 'olive-laptop');
@@ -76,7 +76,7 @@ describe('dashboard: Settings › API Keys', () => {
     await checkScreen(page, 'api-keys-secret');
     await personal.shown.getByRole('button', { name: 'Done' }).click();
     await personal.shown.waitFor({ state: 'detached' });
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('New API Key');
+    expect(await page.locator(':focus').textContent()).toBe('New API Key');
     await page.getByRole('row', { name: /olive-laptop/ }).waitFor();
     expect(await page.content()).not.toContain(personal.key);
     expect(await withKey(personal.key)).toBe(200);

@@ -40,12 +40,11 @@ export async function memberWithRole(
 export async function fieldErrorOf(page: Page, label: string): Promise<string> {
   const control = page.getByLabel(label, { exact: true });
   await control.and(page.locator('[aria-invalid="true"]')).waitFor();
-  return control.evaluate((element) =>
-    (element.getAttribute('aria-describedby') ?? '')
-      .split(' ')
-      .map((id) => document.getElementById(id))
-      .filter((node) => node?.classList.contains('field-error'))
-      .map((node) => node?.textContent ?? '')
-      .join(' '),
-  );
+  const ids = ((await control.getAttribute('aria-describedby')) ?? '').split(' ').filter(Boolean);
+  const messages: string[] = [];
+  for (const id of ids) {
+    const node = page.locator(`[id="${id}"].field-error`);
+    if ((await node.count()) > 0) messages.push((await node.textContent()) ?? '');
+  }
+  return messages.join(' ');
 }
