@@ -56,7 +56,9 @@ export function ensureBuilt(): void {
     sleepSync(200);
   }
   try {
-    if (!isFresh()) execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+    // The server only: the dashboard (web/dist) is test/e2e/build.ts's, so a browser test running
+    // meanwhile never sees its files rewritten under it.
+    if (!isFresh()) execFileSync('npm', ['run', 'build:server', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

@@ -31,7 +31,7 @@ describe('dashboard: sign-up, the layout and sign-out', () => {
     await page.getByLabel('Workspace name').fill('Acme Corp');
     await page.getByRole('button', { name: 'Create workspace' }).click();
     await page.waitForURL('**/w/acme-corp/tokens');
-    await page.getByRole('heading', { name: 'Tokens' }).waitFor();
+    await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();
     const nav = page.getByRole('navigation', { name: 'Workspace' });
     expect(await nav.getByRole('link', { name: 'Tokens' }).getAttribute('aria-current')).toBe('page');
 

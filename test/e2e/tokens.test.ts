@@ -62,10 +62,16 @@ describe('dashboard: the Tokens screen', () => {
     expect(await page.content()).not.toContain(secret);
     expect(await verify(secret)).toBe(true);
 
-    // A second token that never expires.
+    // A name already in use: the server's own sentence, next to the Name field.
     await page.getByRole('button', { name: 'New Token' }).click();
-    await dialog.getByLabel('Name').fill('billing-batch');
+    await dialog.getByLabel('Name').fill('orders-service');
     await dialog.getByRole('checkbox', { name: 'tokens:read' }).check();
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    await dialog.getByText('A token with this name already exists').waitFor();
+    expect(await dialog.getByLabel('Name').getAttribute('aria-invalid')).toBe('true');
+
+    // A second token that never expires.
+    await dialog.getByLabel('Name').fill('billing-batch');
     await dialog.getByRole('radio', { name: 'Never' }).check();
     await dialog.getByRole('button', { name: 'Create token' }).click();
     await page.getByRole('dialog', { name: 'Token created' }).getByRole('button', { name: 'Done' }).click();

@@ -4,6 +4,7 @@ import { SignIn } from './auth/SignIn';
 import { SignUp } from './auth/SignUp';
 import { Home, NotFound } from './layout/Home';
 import { RouteError } from './layout/RouteError';
+import { Loading } from './ui/states';
 
 /**
  * Every page of the dashboard. The pages before sign-in are in the first download; the signed-in
@@ -13,6 +14,8 @@ export function createAppRouter() {
   return createBrowserRouter([
     {
       errorElement: <RouteError />,
+      // Shown while a lazily loaded screen arrives on a first visit (a deep link).
+      hydrateFallbackElement: <Loading />,
       children: [
         { path: '/', element: <Home /> },
         { path: '/sign-in', element: <SignIn /> },

@@ -26,8 +26,10 @@ export function formErrors(error: unknown, fields: readonly string[]): FormError
   if (error instanceof TookenError) {
     for (const detail of error.details) {
       const name = detail.field.replace(/^\/|^body[./]/, '').split(/[./[]/)[0] ?? '';
-      if (fields.includes(name) && found[name] === undefined)
-        found[name] = capitalise(`${name.replaceAll('_', ' ')} ${detail.message}`);
+      if (!fields.includes(name) || found[name] !== undefined) continue;
+      // Schema messages are fragments ("is required"); the server's own rules are sentences.
+      const sentence = /^[A-Z]/.test(detail.message);
+      found[name] = sentence ? detail.message : capitalise(`${name.replaceAll('_', ' ')} ${detail.message}`);
     }
     if (Object.keys(found).length > 0) return { fields: found, form: null };
     const named = fields.find((field) => new RegExp(`\\b${field}\\b`, 'i').test(error.message));

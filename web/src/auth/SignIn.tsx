@@ -6,6 +6,10 @@ import { anonymousClient, refreshSession, safeNext, useMe } from '../api/session
 import { TextField } from '../ui/Field';
 import { AuthCard, FormError, Loading } from '../ui/states';
 
+const TWO_FACTOR =
+  'This account signs in with a two-factor code, which this page does not ask for yet: use the API or the CLI.';
+const NO_COOKIE = 'Signing in did not start a session: allow cookies for this site, then retry.';
+
 export function SignIn() {
   const [params] = useSearchParams();
   const next = safeNext(params.get('next'));
@@ -25,15 +29,22 @@ export function SignIn() {
     setBusy(true);
     setError(null);
     try {
-      await anonymousClient().auth.login({ email, password });
-      await refreshSession(queryClient);
+      const answer: object = await anonymousClient().auth.login({ email, password });
+      if ('two_factor_required' in answer && answer.two_factor_required === true) {
+        throw new Error(TWO_FACTOR);
+      }
+      // A browser that refuses the session cookie comes back signed out: say so, not nothing.
+      if ((await refreshSession(queryClient)) === null) throw new Error(NO_COOKIE);
       navigate(next, { replace: true });
     } catch (caught) {
       setError(caught);
       setBusy(false);
     }
   };
-  const errors = formErrors(error, ['email', 'password']);
+  const local = error instanceof Error && (error.message === TWO_FACTOR || error.message === NO_COOKIE);
+  const errors = local
+    ? { fields: {}, form: (error as Error).message }
+    : formErrors(error, ['email', 'password']);
   return (
     <AuthCard title="Sign in">
       {params.has('next') ? (

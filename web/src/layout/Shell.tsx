@@ -63,7 +63,8 @@ export function Shell() {
             <SignOutButton />
           </div>
         </aside>
-        <main className="main">
+        {/* Keyed by workspace: switching starts every page afresh (no filter or panel carries over). */}
+        <main className="main" key={slug}>
           <Outlet />
         </main>
       </div>

@@ -37,7 +37,11 @@ export function WorkspaceSwitcher({
                 className="menu-item"
                 onSelect={() => navigate(`/w/${encodeURIComponent(w.slug)}/tokens`)}
               >
-                <span>{w.name}</span>
+                <span>
+                  {w.name}
+                  {w.id === current.id ? <span className="sr-only"> (current)</span> : null}
+                  {w.id === current.id ? <span aria-hidden="true"> ✓</span> : null}
+                </span>
                 <span className="hint">{ROLE_NAMES[w.role]}</span>
               </Menu.Item>
             ))}
