@@ -54,7 +54,8 @@ export function ApiKeysTab() {
           <div>
             <h2 id="api-keys-title">API Keys</h2>
             <span className="hint">
-              For programs calling the API: send one as <code>Authorization: Bearer tok_live_…</code>.
+              For programs calling the API: send one as <code>Authorization: Bearer tok_live_…</code>. Times
+              in {settings?.timezone ?? 'UTC'}.
             </span>
           </div>
           <button

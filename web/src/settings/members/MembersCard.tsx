@@ -52,7 +52,8 @@ export function MembersCard() {
           <span className="hint">
             {owner
               ? 'Owners manage members and settings; Admins manage tokens and webhooks; Viewers read.'
-              : 'Only Owners can invite, change roles or remove members.'}
+              : 'Only Owners can invite, change roles or remove members.'}{' '}
+            Times in {settings?.timezone ?? 'UTC'}.
           </span>
         </div>
       </div>
