@@ -1,14 +1,16 @@
-/** The Members tab of Settings: members, roles and invitations. A placeholder until its screen is built. */
+import { InvitationsCard } from './members/InvitationsCard';
+import { MembersCard } from './members/MembersCard';
+import './settings-tabs.css';
+
+/**
+ * The Members tab of Settings: members with their roles, and pending invitations. Everyone reads
+ * them; Owners invite, change roles, remove members and revoke invitations.
+ */
 export function MembersTab() {
   return (
-    <section className="card">
-      <div className="card-body">
-        <h2>Members</h2>
-        <p className="hint">
-          This part of the dashboard is coming soon. Meanwhile, the API and the CLI manage members, roles and
-          invitations.
-        </p>
-      </div>
-    </section>
+    <div className="stack">
+      <MembersCard />
+      <InvitationsCard />
+    </div>
   );
 }
