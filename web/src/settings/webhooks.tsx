@@ -100,7 +100,7 @@ export function WebhooksTab() {
                       <td>
                         <WebhookStatus hook={hook} timeZone={zone} />
                       </td>
-                      <td>{formatInstant(hook.created_at, zone)}</td>
+                      <td className="nowrap">{formatInstant(hook.created_at, zone)}</td>
                     </tr>
                   ))}
                 </tbody>

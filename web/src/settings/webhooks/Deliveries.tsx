@@ -104,10 +104,12 @@ export function Deliveries({ hook }: { hook: Webhook }) {
                         {STATUS_NAMES[delivery.status]}
                       </span>
                     </td>
-                    <td className="response">{lastResponse(delivery)}</td>
+                    <td className="response" title={delivery.attempts.at(-1)?.response_excerpt ?? undefined}>
+                      {lastResponse(delivery)}
+                    </td>
                     <td>{delivery.attempts.length}</td>
-                    <td>{formatInstant(delivery.created_at, zone)}</td>
-                    <td>{formatInstant(delivery.next_attempt_at, zone)}</td>
+                    <td className="nowrap">{formatInstant(delivery.created_at, zone)}</td>
+                    <td className="nowrap">{formatInstant(delivery.next_attempt_at, zone)}</td>
                     {writer ? (
                       <td>
                         {delivery.status !== 'succeeded' && delivery.attempts.length > 0 ? (

@@ -57,6 +57,8 @@ function NewWebhookForm(props: { onCancel: () => void; onCreated: (hook: Webhook
     create.mutate();
   };
   const errors = formErrors(create.error, ['url', 'description', 'events']);
+  // The server names the field `url`; people read "URL".
+  const urlError = errors.fields.url?.replace(/^Url\b/, 'URL');
   const toggle = (name: WebhookEvent, on: boolean) =>
     setEvents((current) => (on ? [...current, name] : current.filter((e) => e !== name)));
   const groups = [
@@ -71,7 +73,7 @@ function NewWebhookForm(props: { onCancel: () => void; onCreated: (hook: Webhook
         name="url"
         value={url}
         onChange={setUrl}
-        error={errors.fields.url}
+        error={urlError}
         hint="An https:// address that answers 2xx, e.g. https://hooks.example.com/tooken."
         autoFocus
         required
@@ -101,7 +103,7 @@ function NewWebhookForm(props: { onCancel: () => void; onCreated: (hook: Webhook
                     onChange={(event) => toggle(name, event.target.checked)}
                   />
                   <code>{name}</code>
-                  {name === 'token.used' ? <span className="hint">every verification</span> : null}
+                  {name === 'token.used' ? <span className="hint">each use</span> : null}
                 </label>
               ))}
             </div>
