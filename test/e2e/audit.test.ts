@@ -157,7 +157,9 @@ describe('dashboard: Settings → Audit Logs', () => {
 
     // The Owner sees the chain verification.
     await page.getByRole('heading', { name: 'Chain verification' }).waitFor();
+    await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByText('Chain intact: 6 entries checked.').waitFor();
+    await checkScreen(page, 'audit-chain');
 
     // Long lists paginate.
     for (let i = 1; i <= 25; i++) {

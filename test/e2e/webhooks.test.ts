@@ -134,6 +134,23 @@ describe('dashboard: Settings → Webhooks', () => {
     const last = receiver.at('/hook')[3];
     if (!last) throw new Error('no delivery arrived after the rotation');
     expect(header(last, 'x-tooken-signature')).toBe(expectedTookenSignature(newSecret, last.body));
+
+    // Send test event: a ping delivery. Disable and Enable. Delete, behind a confirmation.
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('A ping event is on its way').waitFor();
+    await rows.filter({ hasText: 'ping' }).waitFor();
+    const details = page.getByRole('region', { name: hookUrl });
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await details.getByText('Disabled').waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await details.getByText('Enabled').waitFor();
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const remove = page.getByRole('dialog', { name: 'Delete this webhook?' });
+    await checkScreen(page, 'webhooks-delete');
+    await remove.getByRole('button', { name: 'Delete webhook' }).click();
+    await remove.waitFor({ state: 'detached' });
+    await page.getByText('No webhooks yet.').waitFor();
+    expect((await api.call('GET', `/v1/workspaces/${slug}/webhooks`)).body.data).toEqual([]);
     expect(problems).toEqual([]);
   }, 180_000);
 

@@ -75,7 +75,7 @@ export function AuditLogsTab() {
             Export
           </button>
         </div>
-        <div className="toolbar">
+        <div className="toolbar audit-filters">
           <DateField label="From" name="from" value={from} onChange={(value) => filter('from', value)} />
           <DateField label="To" name="to" value={to} onChange={(value) => filter('to', value)} />
           <div className="field">
