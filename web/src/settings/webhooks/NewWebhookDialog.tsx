@@ -49,7 +49,7 @@ function NewWebhookForm(props: { onCancel: () => void; onCreated: (hook: Webhook
       }),
     onSuccess: async (hook) => {
       await queryClient.invalidateQueries({ queryKey: ['webhooks', workspace.slug] });
-      props.onCreated(hook as WebhookWithSecret);
+      props.onCreated(hook);
     },
   });
   const submit = (event: FormEvent) => {

@@ -32,7 +32,7 @@ export function WebhookDetails(props: {
     onSuccess: async (rotated) => {
       setConfirm(null);
       await refresh();
-      props.onRotated(rotated as WebhookWithSecret);
+      props.onRotated(rotated);
     },
   });
   const remove = useMutation({
