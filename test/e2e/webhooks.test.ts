@@ -42,9 +42,18 @@ describe('dashboard: Settings → Webhooks', () => {
     await page.getByText('No webhooks yet.').waitFor();
     await checkScreen(page, 'webhooks-empty');
 
-    // An invalid URL: the server's message is shown next to the URL field.
-    await page.getByRole('button', { name: 'New Webhook' }).click();
+    // The dialog is keyboard-usable: it takes the focus, Escape closes it and gives the focus back.
+    const open = page.getByRole('button', { name: 'New Webhook' });
+    await open.click();
     const dialog = page.getByRole('dialog', { name: 'New Webhook' });
+    await dialog.waitFor();
+    expect(await dialog.getByLabel('URL').evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => open.evaluate((el) => el === document.activeElement)).toBe(true);
+
+    // An invalid URL: the server's message is shown next to the URL field (opened by keyboard).
+    await page.keyboard.press('Enter');
     await dialog.getByLabel('URL').fill('not a url');
     await dialog.getByRole('button', { name: 'Create webhook' }).click();
     const urlError = dialog.locator('.field-error');
