@@ -47,10 +47,10 @@ describe('dashboard: Settings → Webhooks', () => {
     await open.click();
     const dialog = page.getByRole('dialog', { name: 'New Webhook' });
     await dialog.waitFor();
-    expect(await dialog.getByLabel('URL').evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await dialog.getByLabel('URL').evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    await expect.poll(() => open.evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => open.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
 
     // An invalid URL: the server's message is shown next to the URL field (opened by keyboard).
     await page.keyboard.press('Enter');
