@@ -20,7 +20,7 @@ describe('dashboard: the Tokens screen', () => {
     await page.goto(`/w/${slug}/tokens`);
     await page.getByRole('heading', { name: 'No tokens yet' }).waitFor();
     expect(await page.getByRole('figure', { name: 'Verify a token from your code' }).textContent()).toContain(
-      'tokens.verify(',
+      'createVerifier({ baseUrl: ',
     );
     await checkScreen(page, 'tokens-empty');
 

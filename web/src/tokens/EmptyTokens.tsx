@@ -18,12 +18,12 @@ export function EmptyTokens({ canCreate, onCreate }: { canCreate: boolean; onCre
       <figure className="snippet">
         <figcaption className="label">Verify a token from your code</figcaption>
         <pre>
-          {`import { createClient } from '@tooken/client';
+          {`import { createVerifier } from '@tooken/client';
 
-// An API key from Settings → API Keys
-const tooken = createClient({ baseUrl: '${origin}', apiKey: process.env.TOOKEN_API_KEY });
+// An API key from Settings → API Keys. Verifies in your process; revocations arrive at once.
+const verifier = createVerifier({ baseUrl: '${origin}', apiKey: process.env.TOOKEN_API_KEY });
 
-const result = await tooken.tokens.verify(tokenFromRequest, { scopes: ['orders:read'] });
+const result = await verifier.verify(tokenFromRequest, { scopes: ['orders:read'] });
 if (!result.valid) return reply.code(401).send();`}
         </pre>
       </figure>
