@@ -1,5 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { Settings } from '@tooken/client';
+import { Link } from 'react-router';
 import { ME_KEY } from '../../api/session';
 import { useWorkspace } from '../../layout/workspace';
 import { FormError } from '../../ui/states';
@@ -11,7 +12,7 @@ import './require-two-factor.css';
  * dashboard until they enrol. The server refuses it to an Owner without two-factor, and says so.
  */
 export function RequireTwoFactor({ settings }: { settings: Settings }) {
-  const { client, workspace } = useWorkspace();
+  const { client, workspace, me } = useWorkspace();
   const queryClient = useQueryClient();
   const save = useMutation({
     mutationFn: (on: boolean) => client.settings.update({ require_two_factor: on }),
@@ -36,8 +37,14 @@ export function RequireTwoFactor({ settings }: { settings: Settings }) {
       </label>
       <p className="hint" id="require-two-factor-hint">
         Members without two-factor authentication cannot open this workspace in the dashboard until they turn
-        it on (the dashboard walks them through it). API keys are not affected. You need two-factor on
-        yourself to require it.
+        it on (the dashboard walks them through it). API keys are not affected.
+        {me.user.two_factor_enabled ? null : (
+          <>
+            {' '}
+            You need two-factor on your own account to require it:{' '}
+            <Link to={`/w/${encodeURIComponent(workspace.slug)}/account`}>turn it on in Account</Link>.
+          </>
+        )}
       </p>
       <p className="hint" role="status" aria-live="polite">
         {save.isSuccess
