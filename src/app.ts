@@ -7,7 +7,6 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import { registerResetPage } from './accounts/reset-page.js';
 import { accountRoutes } from './accounts/routes.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { auditRoutes } from './audit/routes.js';
@@ -150,8 +149,8 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     await app.register(auditRoutes, { prefix, access, auditLog: services.auditLog });
     await app.register(webhookRoutes, { prefix, access, webhooks });
   }
-  registerResetPage(app, services.config);
-  // Last: the dashboard answers page requests no API route took (deep links, /invitations/accept).
+  // Last: the dashboard answers page requests no API route took (deep links, /invitations/accept,
+  // /reset-password).
   await registerDashboard(app);
   return app;
 }

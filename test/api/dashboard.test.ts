@@ -127,6 +127,20 @@ describe.each(dialects())('%s: the dashboard is served at /', (dialect) => {
     expect(page.headers['cache-control']).toBe('no-store');
     expect(t.logs.join('\n')).not.toContain(token);
   });
+
+  it('opens the password-reset link in the dashboard, kept out of caches and logs', async () => {
+    const token = 'A'.repeat(43);
+    const from = t.logs.length;
+    const page = await t.app.inject({ method: 'GET', url: `/reset-password?token=${token}`, headers: HTML });
+    expectDashboardPage(page, 'reset link');
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.body).not.toContain(token);
+    expect(t.logs.slice(from).join('')).not.toContain(token);
+    // Without a token it is an ordinary page of the app.
+    const bare = await t.app.inject({ method: 'GET', url: '/reset-password', headers: HTML });
+    expectDashboardPage(bare, 'reset page');
+    expect(bare.headers['cache-control']).toBe('no-cache');
+  });
 });
 
 describe('the dashboard before it is built', () => {

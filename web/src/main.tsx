@@ -1,4 +1,5 @@
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { TookenError } from '@tooken/client';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { RouterProvider } from 'react-router';
@@ -20,6 +21,10 @@ const queryClient: QueryClient = new QueryClient({
 
 function signedOut(error: unknown): void {
   if (isSignedOut(error)) queryClient.setQueryData(ME_KEY, null);
+  // A workspace began requiring two-factor: reading the session again shows the enrolment page.
+  if (error instanceof TookenError && error.code === 'two_factor_required') {
+    queryClient.invalidateQueries({ queryKey: ME_KEY });
+  }
 }
 
 const root = document.getElementById('root');

@@ -22,6 +22,14 @@ export function createAppRouter() {
         { path: '/sign-up', element: <SignUp /> },
         { path: '/invitations/accept', element: <AcceptInvitation /> },
         {
+          path: '/forgot-password',
+          lazy: async () => ({ Component: (await import('./auth/ForgotPassword')).ForgotPassword }),
+        },
+        {
+          path: '/reset-password',
+          lazy: async () => ({ Component: (await import('./auth/ResetPassword')).ResetPassword }),
+        },
+        {
           path: '/w/:slug',
           lazy: async () => ({ Component: (await import('./layout/Shell')).Shell }),
           children: [
@@ -29,6 +37,10 @@ export function createAppRouter() {
             {
               path: 'tokens',
               lazy: async () => ({ Component: (await import('./tokens/TokensPage')).TokensPage }),
+            },
+            {
+              path: 'account',
+              lazy: async () => ({ Component: (await import('./account/AccountPage')).AccountPage }),
             },
             {
               path: 'settings/:tab?',

@@ -5,9 +5,8 @@ import { formErrors } from '../api/errors';
 import { anonymousClient, refreshSession, safeNext, useMe } from '../api/session';
 import { TextField } from '../ui/Field';
 import { AuthCard, FormError, Loading } from '../ui/states';
+import { TwoFactorStep } from './TwoFactorStep';
 
-const TWO_FACTOR =
-  'This account signs in with a two-factor code, which this page does not ask for yet: use the API or the CLI.';
 const NO_COOKIE = 'Signing in did not start a session: allow cookies for this site, then retry.';
 
 export function SignIn() {
@@ -20,9 +19,17 @@ export function SignIn() {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // With two-factor on, the password step answers a challenge for the second step.
+  const [challenge, setChallenge] = useState<string | null>(null);
 
   if (me.isPending) return <Loading />;
   if (me.data) return <Navigate to={next} replace />;
+
+  const finish = async () => {
+    // A browser that refuses the session cookie comes back signed out: say so, not nothing.
+    if ((await refreshSession(queryClient)) === null) throw new Error(NO_COOKIE);
+    navigate(next, { replace: true });
+  };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -30,18 +37,33 @@ export function SignIn() {
     setError(null);
     try {
       const answer: object = await anonymousClient().auth.login({ email, password });
-      if ('two_factor_required' in answer && answer.two_factor_required === true) {
-        throw new Error(TWO_FACTOR);
+      if ('challenge' in answer && typeof answer.challenge === 'string') {
+        setChallenge(answer.challenge);
+        setPassword('');
+        setBusy(false);
+        return;
       }
-      // A browser that refuses the session cookie comes back signed out: say so, not nothing.
-      if ((await refreshSession(queryClient)) === null) throw new Error(NO_COOKIE);
-      navigate(next, { replace: true });
+      await finish();
     } catch (caught) {
       setError(caught);
       setBusy(false);
     }
   };
-  const local = error instanceof Error && (error.message === TWO_FACTOR || error.message === NO_COOKIE);
+  if (challenge !== null) {
+    return (
+      <AuthCard title="Two-factor authentication">
+        <TwoFactorStep
+          challenge={challenge}
+          onSignedIn={finish}
+          onRestart={() => {
+            setChallenge(null);
+            setError(null);
+          }}
+        />
+      </AuthCard>
+    );
+  }
+  const local = error instanceof Error && error.message === NO_COOKIE;
   const errors = local
     ? { fields: {}, form: (error as Error).message }
     : formErrors(error, ['email', 'password']);
@@ -79,6 +101,9 @@ export function SignIn() {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <p className="hint">
+        <Link to="/forgot-password">Forgot password?</Link>
+      </p>
       <p className="hint">
         New here? <Link to={`/sign-up${params.size > 0 ? `?${params}` : ''}`}>Sign up</Link>
       </p>

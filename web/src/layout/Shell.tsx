@@ -1,11 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
-import { useMemo } from 'react';
+import { lazy, Suspense, useMemo } from 'react';
 import { Navigate, NavLink, Outlet, useLocation, useParams } from 'react-router';
 import { sessionClient, signInPath, useMe } from '../api/session';
 import { AuthCard, Brand, ErrorState, Loading } from '../ui/states';
 import { SignOutButton } from './SignOutButton';
 import { WorkspaceSwitcher } from './WorkspaceSwitcher';
 import { WorkspaceContext, type WorkspaceState } from './workspace';
+
+const TwoFactorRequired = lazy(() => import('../account/TwoFactorRequired'));
 
 /**
  * The signed-in layout of a workspace (`/w/:slug/…`): the sidebar, and the page beside it. Signed
@@ -16,12 +18,14 @@ export function Shell() {
   const location = useLocation();
   const me = useMe();
   const workspace = me.data?.workspaces.find((w) => w.slug === slug);
+  // The workspace requires two-factor and this person has not enrolled: it answers 403 until then.
+  const blocked = workspace?.two_factor_required === true && me.data?.user.two_factor_enabled === false;
   const csrf = me.data?.csrf_token;
   const client = useMemo(() => (csrf ? sessionClient(csrf, slug) : null), [csrf, slug]);
   const settings = useQuery({
     queryKey: ['settings', slug],
     queryFn: () => (client as NonNullable<typeof client>).settings.get(),
-    enabled: client !== null && workspace !== undefined,
+    enabled: client !== null && workspace !== undefined && !blocked,
   });
 
   if (me.isPending) return <Loading />;
@@ -38,6 +42,13 @@ export function Shell() {
           Go to your workspaces
         </a>
       </AuthCard>
+    );
+  }
+  if (blocked) {
+    return (
+      <Suspense fallback={<Loading />}>
+        <TwoFactorRequired workspace={workspace} />
+      </Suspense>
     );
   }
   const state: WorkspaceState = {
@@ -57,6 +68,7 @@ export function Shell() {
           <nav className="nav" aria-label="Workspace">
             <NavLink to={`${base}/tokens`}>Tokens</NavLink>
             <NavLink to={`${base}/settings`}>Settings</NavLink>
+            <NavLink to={`${base}/account`}>Account</NavLink>
           </nav>
           <div className="sidebar-footer">
             <span className="user-email">{me.data.user.email}</span>

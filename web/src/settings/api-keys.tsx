@@ -3,7 +3,6 @@ import type { ApiKey } from '@tooken/client';
 import { useState } from 'react';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Pager, useClampPage } from '../components/Pager';
-import { useReturnFocus } from '../components/return-focus';
 import { useWorkspace } from '../layout/workspace';
 import { SecretDialog } from '../tokens/SecretDialog';
 import { ErrorState, Loading } from '../ui/states';
@@ -42,7 +41,6 @@ export function ApiKeysTab() {
     const mine = key.kind === 'personal' && key.user_id === me.user.id;
     return { regenerate: mine || (key.kind === 'team' && owner), remove: mine || owner };
   };
-  const remember = useReturnFocus(creating || confirm !== null || secret !== null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['api-keys', workspace.slug] });
   const total = keys.data?.meta.total ?? 0;
   useClampPage(page, keys.data?.data.length, setPage);
@@ -61,8 +59,7 @@ export function ApiKeysTab() {
           <button
             type="button"
             className="button primary"
-            onClick={(event) => {
-              remember(event);
+            onClick={() => {
               setCreating(true);
             }}
           >
@@ -89,12 +86,10 @@ export function ApiKeysTab() {
               userId={me.user.id}
               emails={emails}
               rights={rights}
-              onRegenerate={(key, event) => {
-                remember(event);
+              onRegenerate={(key) => {
                 setConfirm({ action: 'regenerate', key });
               }}
-              onDelete={(key, event) => {
-                remember(event);
+              onDelete={(key) => {
                 setConfirm({ action: 'delete', key });
               }}
             />

@@ -4,6 +4,7 @@ import { ErrorState, Loading } from '../ui/states';
 import { CustomScopes } from './general/CustomScopes';
 import { LeakPolicyForm } from './general/LeakPolicyForm';
 import { ReadOnlySettings } from './general/ReadOnlySettings';
+import { RequireTwoFactor } from './general/RequireTwoFactor';
 import { WorkspaceForm } from './general/WorkspaceForm';
 import './settings-tabs.css';
 
@@ -27,6 +28,12 @@ export function GeneralTab() {
         <div className="card-body">
           <h2 id="general-workspace-title">Workspace</h2>
           <WorkspaceForm settings={settings.data} />
+        </div>
+      </section>
+      <section className="card" aria-labelledby="general-two-factor-title">
+        <div className="card-body">
+          <h2 id="general-two-factor-title">Two-factor authentication</h2>
+          <RequireTwoFactor settings={settings.data} />
         </div>
       </section>
       <section className="card" aria-labelledby="general-scopes-title">

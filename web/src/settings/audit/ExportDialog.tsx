@@ -1,8 +1,8 @@
 import { useMutation } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { formErrors } from '../../api/errors';
-import { ReturnFocusDialog as Dialog } from '../../components/ReturnFocusDialog';
 import { useWorkspace } from '../../layout/workspace';
+import { Dialog } from '../../ui/Dialog';
 import { FormError } from '../../ui/states';
 import { DateField } from './DateField';
 import { dayRange } from './time';

@@ -3,7 +3,6 @@ import type { Invitation } from '@tooken/client';
 import { useState } from 'react';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Pager, useClampPage } from '../../components/Pager';
-import { useReturnFocus } from '../../components/return-focus';
 import { useWorkspace } from '../../layout/workspace';
 import { ErrorState, Loading } from '../../ui/states';
 import { InvitationTable } from './InvitationTable';
@@ -25,7 +24,6 @@ export function InvitationsCard() {
     queryFn: () => client.invitations.list({ page, per_page: PER_PAGE }),
     placeholderData: keepPreviousData,
   });
-  const remember = useReturnFocus(inviting || revoking !== null);
   const total = invitations.data?.meta.total ?? 0;
   useClampPage(page, invitations.data?.data.length, setPage);
   return (
@@ -44,8 +42,7 @@ export function InvitationsCard() {
           <button
             type="button"
             className="button primary"
-            onClick={(event) => {
-              remember(event);
+            onClick={() => {
               setNotice(null);
               setInviting(true);
             }}
@@ -72,8 +69,7 @@ export function InvitationsCard() {
             invitations={invitations.data.data}
             timeZone={settings?.timezone ?? 'UTC'}
             manage={owner}
-            onRevoke={(invitation, event) => {
-              remember(event);
+            onRevoke={(invitation) => {
               setRevoking(invitation);
             }}
           />

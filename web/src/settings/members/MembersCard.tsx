@@ -6,7 +6,6 @@ import { messageOf } from '../../api/errors';
 import { fetchMe, ME_KEY, type Role } from '../../api/session';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Pager, useClampPage } from '../../components/Pager';
-import { useReturnFocus } from '../../components/return-focus';
 import { useWorkspace } from '../../layout/workspace';
 import { ErrorState, Loading } from '../../ui/states';
 import { ROLE_NAMES } from '../roles';
@@ -28,7 +27,6 @@ export function MembersCard() {
     queryFn: () => client.members.list({ page, per_page: PER_PAGE }),
     placeholderData: keepPreviousData,
   });
-  const remember = useReturnFocus(removing !== null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['members', workspace.slug] });
   // One's own role or membership changed: the session's list of workspaces and roles is read again.
   const refreshSelf = async () => queryClient.setQueryData(ME_KEY, await fetchMe());
@@ -80,8 +78,7 @@ export function MembersCard() {
             manage={owner}
             changing={changeRole.isPending ? (changeRole.variables?.member.user_id ?? null) : null}
             onRole={(member, to) => changeRole.mutate({ member, to })}
-            onRemove={(member, event) => {
-              remember(event);
+            onRemove={(member) => {
               setRemoving(member);
             }}
           />

@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { messageOf } from '../../api/errors';
-import { ReturnFocusDialog as Dialog } from '../../components/ReturnFocusDialog';
+import { Dialog } from '../../ui/Dialog';
 
 /** A change that needs a second look: Cancel, or the action itself (its failure shown inside). */
 export function ConfirmDialog(props: {
