@@ -39,7 +39,9 @@ export function AccountPage() {
       <section className="card" aria-labelledby="account-sessions-title">
         <div className="card-body">
           <h2 id="account-sessions-title">Sessions</h2>
-          <p className="hint section-hint">Where your account is signed in, most recently used first.</p>
+          <p className="hint section-hint">
+            Where your account is signed in, most recently used first. Times in your browser’s timezone.
+          </p>
           <Sessions client={client} />
         </div>
       </section>

@@ -1,10 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { TookenClient } from '@tooken/client';
 import { formErrors } from '../api/errors';
+import { formatTime } from '../tokens/format';
 import { ErrorState, FormError, Loading } from '../ui/states';
 import { SESSIONS_KEY } from './account-client';
 
-const when = (iso: string) => new Date(iso).toLocaleString();
+/** Sessions belong to the person, not to a workspace: their times are in the browser's own timezone. */
+const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const when = (iso: string) => formatTime(iso, BROWSER_ZONE);
 
 /** The account's live sessions, with Sign out for each other one and for all of them at once. */
 export function Sessions({ client }: { client: TookenClient }) {
@@ -48,8 +51,8 @@ export function Sessions({ client }: { client: TookenClient }) {
                   ) : null}
                 </td>
                 <td className="mono">{s.ip ?? '—'}</td>
-                <td>{when(s.created_at)}</td>
-                <td>{when(s.last_seen_at)}</td>
+                <td className="nowrap">{when(s.created_at)}</td>
+                <td className="nowrap">{when(s.last_seen_at)}</td>
                 <td>
                   {s.current ? null : (
                     <button
