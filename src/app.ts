@@ -28,7 +28,7 @@ import { createIdSource } from './ids.js';
 import { registerInvitationPage } from './invitations/page.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
 import { leakRoutes } from './leaks/routes.js';
-import { withoutPathRedaction } from './logger.js';
+import { createRequestLineWriter } from './logger.js';
 import { memberRoutes } from './members/routes.js';
 import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
@@ -45,7 +45,7 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
-  const requestLines = withoutPathRedaction(logger);
+  const requestLines = createRequestLineWriter(logger);
   const newRequestId = createIdSource('req');
   const answered = (request: FastifyRequest, reply: FastifyReply) => {
     logRequest(requestLines, request, reply);
