@@ -4,9 +4,13 @@
 // connections, N tokens; side by side in one run: GET /healthz, cache-hit verify, all-miss verify
 // (every request a token the server has not seen). Prints req/s, p50/p99, ratios to /healthz and
 // the targets. Run it with `npm run bench:verify-server` (which builds first); 127.0.0.1 only.
+// Short mode (about 35 s): `BENCH_SECONDS=5 node bench/verify-server.mjs`. Importable:
+// `const { ratios, pass } = await runVerifyServer({ seconds: 5 })` (same options as the knobs below,
+// in camelCase; it prints the same table and returns the figures instead of setting the exit code).
 //
 // Knobs (environment): BENCH_TOKENS (100000; up to 1000000), BENCH_CONNECTIONS (50),
-// BENCH_DURATION (10 s per phase), BENCH_WARMUP (3 s), BENCH_HIT_SET (10000 tokens cycled by the
+// BENCH_DURATION or BENCH_SECONDS (10 s per phase), BENCH_WARMUP (3 s; 1 s when a phase is
+// shorter than 10 s), BENCH_HIT_SET (10000 tokens cycled by the
 // cache-hit phase), BENCH_LOG_LEVEL (info, the server's default), BENCH_SERVER_CPU (0),
 // BENCH_LOAD_CPU (1), BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 
@@ -15,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { checksum, hint } from '../dist/auth/credentials.js';
 import {
@@ -37,26 +41,32 @@ import {
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TOKENS = intFromEnv('BENCH_TOKENS', 100_000, 1_000, 1_000_000);
-const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 50, 1, 1000);
-const DURATION_S = intFromEnv('BENCH_DURATION', 10, 1, 30);
-const WARMUP_S = intFromEnv('BENCH_WARMUP', 3, 0, 10);
-const HIT_SET = intFromEnv('BENCH_HIT_SET', 10_000, 1, 50_000);
-const SERVER_CPU = intFromEnv('BENCH_SERVER_CPU', 0, 0, 1023);
-const LOAD_CPU = intFromEnv('BENCH_LOAD_CPU', 1, 0, 1023);
-const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'info';
 const INSERT_BATCH = 10_000;
-// Under 3 minutes with the default 100,000 tokens; seeding a million takes up to a few minutes more.
-const DEADLINE_MS = TOKENS > 200_000 ? 360_000 : 180_000;
+
+/** The options `runVerifyServer` takes, read from the environment (the knobs above). */
+export function optionsFromEnv() {
+  const seconds = intFromEnv('BENCH_SECONDS', intFromEnv('BENCH_DURATION', 10, 1, 30), 1, 30);
+  return {
+    tokens: intFromEnv('BENCH_TOKENS', 100_000, 1_000, 1_000_000),
+    connections: intFromEnv('BENCH_CONNECTIONS', 50, 1, 1000),
+    seconds,
+    warmup: intFromEnv('BENCH_WARMUP', seconds < 10 ? 1 : 3, 0, 10),
+    hitSet: intFromEnv('BENCH_HIT_SET', 10_000, 1, 50_000),
+    serverCpu: intFromEnv('BENCH_SERVER_CPU', 0, 0, 1023),
+    loadCpu: intFromEnv('BENCH_LOAD_CPU', 1, 0, 1023),
+    logLevel: process.env.BENCH_LOG_LEVEL || 'info',
+    serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  };
+}
 
 // Targets (issue #14): ratios to the same server's GET /healthz in the same run, and p99 at 50 connections.
 const TARGETS = { hit: { ratio: 0.8, p99: 5 }, miss: { ratio: 0.5, p99: 20 } };
 
-const SERVER_ENV = {
+const serverEnv = (logLevel) => ({
   TOOKEN_RATE_LIMIT_PER_MINUTE: '100000000',
   TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000000000',
-  TOOKEN_LOG_LEVEL: LOG_LEVEL,
-};
+  TOOKEN_LOG_LEVEL: logLevel,
+});
 
 const hasTaskset = (() => {
   try {
@@ -146,14 +156,9 @@ function seedTokens(dbFile, { workspaceId, keyId, keyName }, count) {
 /** Load generators running now: stopped with the server when the bench is interrupted or overruns. */
 const loaders = new Set();
 
-function runLoad(job) {
+function runLoad(job, loadCpu) {
   return new Promise((resolve, reject) => {
-    const argv = [
-      ...pin(LOAD_CPU),
-      process.execPath,
-      path.join(HERE, 'verify-load.mjs'),
-      JSON.stringify(job),
-    ];
+    const argv = [...pin(loadCpu), process.execPath, path.join(HERE, 'verify-load.mjs'), JSON.stringify(job)];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     loaders.add(child);
     let out = '';
@@ -178,7 +183,29 @@ const verdict = (ok) => (ok ? 'PASS' : 'MISS');
 
 // ---------------------------------------------------------------------------------------------
 
-async function main() {
+/**
+ * One side-by-side run: prints the table and returns `{ results, ratios, pass, failures, ... }`
+ * (`results.healthz|hit|miss`: rps, p50, p99, p999, max, serverCpuPct, cpuPerRequestUs, ...).
+ * `guard` (default true): a deadline and Ctrl-C stop and clean up everything, then exit 1.
+ */
+export async function runVerifyServer(overrides = {}) {
+  const defaults = optionsFromEnv();
+  const {
+    tokens: TOKENS,
+    connections: CONNECTIONS,
+    seconds: DURATION_S,
+    hitSet: HIT_SET,
+    serverCpu: SERVER_CPU,
+    loadCpu: LOAD_CPU,
+    logLevel: LOG_LEVEL,
+    serverNodeArgs: nodeArgs,
+    guard = true,
+  } = { ...defaults, ...overrides };
+  const WARMUP_S =
+    overrides.warmup ?? (overrides.seconds !== undefined && overrides.seconds < 10 ? 1 : defaults.warmup);
+  const SERVER_ENV = serverEnv(LOG_LEVEL);
+  // Under 3 minutes with the default 100,000 tokens; seeding a million takes up to a few minutes more.
+  const DEADLINE_MS = TOKENS > 200_000 ? 360_000 : 180_000;
   const started = Date.now();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tooken-bench-'));
   let server = null;
@@ -187,8 +214,9 @@ async function main() {
     if (server) await stopServer(server);
     rmSync(dataDir, { recursive: true, force: true });
   };
-  const disarm = guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => (server ? [server] : []) });
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const disarm = guard
+    ? guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => (server ? [server] : []) })
+    : () => {};
 
   try {
     const port = await freePort();
@@ -213,9 +241,10 @@ async function main() {
     server = startServer({ dataDir, port, env: SERVER_ENV, nodeArgs, wrap: pin(SERVER_CPU) });
     await waitReady(server);
     const pid = server.child.pid;
+    const loadAverageBefore = loadAverage();
     log(
       `server pid ${pid} on cpu ${hasTaskset ? SERVER_CPU : 'any'}, load generator on cpu ${hasTaskset ? LOAD_CPU : 'any'}; ` +
-        `log level ${LOG_LEVEL}; ${CONNECTIONS} connections; load average before: ${loadAverage()} (${os.cpus().length} CPUs)`,
+        `log level ${LOG_LEVEL}; ${CONNECTIONS} connections; load average before: ${loadAverageBefore} (${os.cpus().length} CPUs)`,
     );
     const probe = await api(base, 'POST', '/v1/tokens/verify', {
       body: { token: secrets[0] },
@@ -242,10 +271,10 @@ async function main() {
     };
     const hitSet = Math.min(HIT_SET, Math.floor(TOKENS / 10));
     // Warm-up: one pass over the hit set (each a miss) fills the cache; then JIT for each path.
-    await runLoad({ ...verify, from: 0, to: hitSet, cycle: false, seconds: 30 });
+    await runLoad({ ...verify, from: 0, to: hitSet, cycle: false, seconds: 30 }, LOAD_CPU);
     if (WARMUP_S > 0) {
-      await runLoad({ ...healthz, seconds: WARMUP_S });
-      await runLoad({ ...verify, from: 0, to: hitSet, cycle: true, seconds: WARMUP_S });
+      await runLoad({ ...healthz, seconds: WARMUP_S }, LOAD_CPU);
+      await runLoad({ ...verify, from: 0, to: hitSet, cycle: true, seconds: WARMUP_S }, LOAD_CPU);
     }
     const phases = [
       ['GET /healthz', 'healthz', { ...healthz, seconds: DURATION_S }],
@@ -263,7 +292,7 @@ async function main() {
     );
     for (const [label, name, job] of phases) {
       const cpuBefore = cpuSeconds(pid);
-      const r = await runLoad(job);
+      const r = await runLoad(job, LOAD_CPU);
       const cpu = cpuSeconds(pid) - cpuBefore;
       r.serverCpuPct = (100 * cpu) / r.seconds;
       // Server CPU per answer: steadier than req/s on a shared machine (it ignores time the server waited for a core).
@@ -285,10 +314,14 @@ async function main() {
 
     log('');
     let failures = 0;
+    const ratios = {};
+    const pass = {};
     for (const name of ['hit', 'miss']) {
       const r = results[name];
       const ratio = r.rps / results.healthz.rps;
       const target = TARGETS[name];
+      ratios[name] = ratio;
+      pass[name] = { ratio: ratio >= target.ratio, p99: r.p99 < target.p99 };
       log(
         `${name.padEnd(5)} ratio ${fmt(ratio, 3)} (target ≥ ${target.ratio}) ${verdict(ratio >= target.ratio)}; ` +
           `p99 ${fmt(r.p99, 2)} ms (target < ${target.p99}) ${verdict(r.p99 < target.p99)}; ` +
@@ -297,10 +330,8 @@ async function main() {
     }
     for (const r of Object.values(results)) failures += r.unexpected + r.errors + r.timeouts;
     log(`tokens ${TOKENS}, hit set ${hitSet}; whole bench ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    if (failures > 0) {
-      process.exitCode = 1;
-      log(`FAILED: ${failures} unexpected responses, errors or time-outs`);
-    }
+    if (failures > 0) log(`FAILED: ${failures} unexpected responses, errors or time-outs`);
+    return { results, ratios, pass, failures, tokens: TOKENS, hitSet, targets: TARGETS, loadAverageBefore };
   } catch (error) {
     if (server) reportExitedServers([server]);
     throw error;
@@ -310,4 +341,9 @@ async function main() {
   }
 }
 
-runMain(main);
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runMain(async () => {
+    const { failures } = await runVerifyServer();
+    if (failures > 0) process.exitCode = 1;
+  });
+}

@@ -24,10 +24,10 @@ import { addFallbackSecurityHeaders, DOCS_POLICY, registerSecurityHeaders } from
 import { assertStorableText, assertWellFormedUrl } from './http/text-check.js';
 import { trustProxyOption } from './http/trust-proxy.js';
 import { createValidatorCompiler } from './http/validation.js';
-import { newId } from './ids.js';
+import { createIdSource } from './ids.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
 import { leakRoutes } from './leaks/routes.js';
-import { withoutPathRedaction } from './logger.js';
+import { createRequestLineWriter } from './logger.js';
 import { memberRoutes } from './members/routes.js';
 import { metricsRoutes } from './metrics/routes.js';
 import type { Services } from './services.js';
@@ -44,7 +44,8 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP application around a node's services. Never listens: `main.ts` does. */
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
-  const requestLines = withoutPathRedaction(logger);
+  const requestLines = createRequestLineWriter(logger);
+  const newRequestId = createIdSource('req');
   const answered = (request: FastifyRequest, reply: FastifyReply) => {
     logRequest(requestLines, request, reply);
     services.metrics.observeRequest(request, reply);
@@ -57,7 +58,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : newId('req');
+      return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : newRequestId();
     },
     // A bad URL is answered before routing, so no hooks run: send and log it here.
     frameworkErrors: (error, request, reply) => {

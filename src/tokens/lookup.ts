@@ -2,16 +2,9 @@ import { decodeMetadata, decodeScopes } from '../db/json.js';
 import type { Db } from '../db/schema.js';
 import type { CachedToken, TokenCache } from './cache.js';
 
-/**
- * Finds the token behind a secret's digest: from the in-process cache, else one indexed read
- * (whose result, hit or miss, is cached; misses apart, so forged secrets cannot evict real
- * tokens). Never writes.
- */
-export async function lookupToken(db: Db, cache: TokenCache, digest: string): Promise<CachedToken | null> {
-  const cached = cache.get(digest);
-  if (cached !== undefined) return cached;
-  const generation = cache.generation();
-  const row = await db
+/** The one read a cache miss runs, by the secret's digest (a Kysely builder, compiled once). */
+const tokenBySecretDigest = (db: Db, digest: string) =>
+  db
     .selectFrom('token_secrets')
     .innerJoin('tokens', 'tokens.id', 'token_secrets.token_id')
     .select([
@@ -28,29 +21,53 @@ export async function lookupToken(db: Db, cache: TokenCache, digest: string): Pr
       'tokens.rate_limit',
       'tokens.rate_window_seconds',
     ])
-    .where('token_secrets.digest', '=', digest)
-    .executeTakeFirst();
-  const token: CachedToken | null =
-    row === undefined
-      ? null
-      : {
-          id: row.id,
-          workspaceId: row.workspace_id,
-          name: row.name,
-          scopes: decodeScopes(row.scopes),
-          metadata: decodeMetadata(row.metadata),
-          expiresAt: row.expires_at,
-          revokedAt: row.revoked_at,
-          retiresAt: row.retires_at,
-          externalId: row.external_id,
-          usesLimited: row.uses_remaining !== null,
-          rate:
-            row.rate_limit === null || row.rate_window_seconds === null
-              ? null
-              : { limit: Number(row.rate_limit), windowSeconds: Number(row.rate_window_seconds) },
-        };
-  cache.set(digest, token, generation);
-  return token;
+    .where('token_secrets.digest', '=', digest);
+
+/** Finds the token behind a secret's digest (see `createTokenLookup`). */
+export type TokenLookup = (digest: string) => Promise<CachedToken | null>;
+
+/**
+ * Finds the token behind a secret's digest: from the in-process cache, else one indexed read
+ * (whose result, hit or miss, is cached; misses apart, so forged secrets cannot evict real
+ * tokens). Never writes.
+ *
+ * The read is built and compiled by Kysely once, here, and run with the digest as its only
+ * parameter: building and compiling the same query on every miss cost as much as running it
+ * (BENCHMARKS.md). The SQLite connection keeps the statement SQLite prepared for it.
+ */
+export function createTokenLookup(db: Db, cache: TokenCache): TokenLookup {
+  const compiled = tokenBySecretDigest(db, '').compile();
+  if (compiled.parameters.length !== 1)
+    throw new Error('the token lookup must take the digest as its only parameter');
+  return async (digest) => {
+    const cached = cache.get(digest);
+    if (cached !== undefined) return cached;
+    const generation = cache.generation();
+    const withDigest: typeof compiled = { ...compiled, parameters: [digest] };
+    const { rows } = await db.executeQuery(withDigest);
+    const row = rows[0];
+    const token: CachedToken | null =
+      row === undefined
+        ? null
+        : {
+            id: row.id,
+            workspaceId: row.workspace_id,
+            name: row.name,
+            scopes: decodeScopes(row.scopes),
+            metadata: decodeMetadata(row.metadata),
+            expiresAt: row.expires_at,
+            revokedAt: row.revoked_at,
+            retiresAt: row.retires_at,
+            externalId: row.external_id,
+            usesLimited: row.uses_remaining !== null,
+            rate:
+              row.rate_limit === null || row.rate_window_seconds === null
+                ? null
+                : { limit: Number(row.rate_limit), windowSeconds: Number(row.rate_window_seconds) },
+          };
+    cache.set(digest, token, generation);
+    return token;
+  };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
 import type { UsageBuffer } from '../usage/buffer.js';
 import type { CachedToken, TokenCache } from './cache.js';
-import { lookupToken } from './lookup.js';
+import { createTokenLookup } from './lookup.js';
 import type { TokenRateLimiter, TokenRateState } from './rate.js';
 import { tokenStatus } from './status.js';
 import type { TokenUses } from './uses.js';
@@ -85,9 +85,10 @@ export function createVerifier({
     onResult(result.code);
     return result;
   };
+  const lookupToken = createTokenLookup(db, cache);
   const find = async (presented: string): Promise<CachedToken | null> => {
     if (parseSecret(presented) !== 'token') return null;
-    const token = await lookupToken(db, cache, digest(presented));
+    const token = await lookupToken(digest(presented));
     if (token === null || (token.retiresAt !== null && token.retiresAt <= clock())) return null;
     return token;
   };
