@@ -16,7 +16,7 @@
 //
 // Knobs (environment): TOOKEN_BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
 // BENCH_ITERATIONS (200 revocations), BENCH_HIT_SECONDS (3: how long the hit loop runs),
-// BENCH_MW_SECONDS (3 per load run), BENCH_MW_ROUNDS (3 runs of each route, alternating),
+// BENCH_MW_SECONDS (3 per load run), BENCH_MW_ROUNDS (4 pairs of runs, one of each route),
 // BENCH_CONNECTIONS (50).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -30,6 +30,7 @@ import pg from 'pg';
 import { createVerifier } from '../packages/client/dist/index.js';
 import {
   api,
+  cpuSeconds,
   createTeamKey,
   createWorkspace,
   freePort,
@@ -50,7 +51,7 @@ const ADMIN_URL = process.env.TOOKEN_BENCH_DATABASE_URL || 'postgres://postgres@
 const ITERATIONS = intFromEnv('BENCH_ITERATIONS', 200, 1, 2_000);
 const HIT_SECONDS = intFromEnv('BENCH_HIT_SECONDS', 3, 1, 30);
 const MW_SECONDS = intFromEnv('BENCH_MW_SECONDS', 3, 1, 10);
-const MW_ROUNDS = intFromEnv('BENCH_MW_ROUNDS', 3, 1, 5);
+const MW_ROUNDS = intFromEnv('BENCH_MW_ROUNDS', 4, 1, 8);
 const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 50, 1, 1000);
 const MW_TARGET = 0.9;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -245,12 +246,21 @@ function runLoad(job, loaders) {
   });
 }
 
-/** The same handler unprotected and behind tookenFastify, req/s side by side (alternating runs). */
+/**
+ * The same handler unprotected and behind tookenFastify, side by side: MW_ROUNDS pairs of runs, the
+ * order alternating (open first, then protected first) so that a drift of the shared box's load
+ * does not favour either. Per pair, the ratio of req/s; and from /proc, the app's CPU time per
+ * request, which the load of other processes on the box barely moves.
+ */
 async function middlewareRatio(app, secret, loaders) {
   const before = await (await fetch(`${app.base}/stats`)).json();
   const rps = { open: [], protected: [] };
+  const cpu = { open: [], protected: [] };
+  const ratios = [];
   for (let round = 0; round < MW_ROUNDS; round++) {
-    for (const route of ['open', 'protected']) {
+    const order = round % 2 === 0 ? ['open', 'protected'] : ['protected', 'open'];
+    for (const route of order) {
+      const cpuBefore = cpuSeconds(app.child.pid);
       const result = await runLoad(
         {
           url: app.base,
@@ -267,12 +277,16 @@ async function middlewareRatio(app, secret, loaders) {
       if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0 || result.unexpected > 0)
         throw new Error(`GET /${route}: ${JSON.stringify(result)}`);
       rps[route].push(result.rps);
+      cpu[route].push(((cpuSeconds(app.child.pid) - cpuBefore) / result.requests) * 1e6);
     }
+    ratios.push(rps.protected[round] / rps.open[round]);
   }
   const after = await (await fetch(`${app.base}/stats`)).json();
   if (after.misses !== before.misses || !after.connected)
     throw new Error(`protected requests were not all cache hits: ${JSON.stringify(after)}`);
-  return { open: rps.open, protected: rps.protected, ratio: median(rps.protected) / median(rps.open) };
+  const cpuOpen = median(cpu.open);
+  const cpuProtected = median(cpu.protected);
+  return { rps, ratios, ratio: median(ratios), cpuOpen, cpuProtected, cpuRatio: cpuOpen / cpuProtected };
 }
 
 async function main() {
@@ -374,10 +388,17 @@ async function main() {
     const rounds = (values) => values.map((v) => Math.round(v).toLocaleString('en')).join(' / ');
     log(
       `Fastify route behind tookenFastify (in-process verifier, cache hits) vs the same route unprotected, ` +
-        `${CONNECTIONS} connections, ${MW_ROUNDS}×${MW_SECONDS} s each${hasTaskset ? ', app and load pinned to cores 0 and 1' : ''}: ` +
+        `${CONNECTIONS} connections, ${MW_ROUNDS} pairs of ${MW_SECONDS} s runs${hasTaskset ? ', app and load pinned to cores 0 and 1' : ''}: ` +
         `${fmt(mw.ratio)}× (target ≥ ${MW_TARGET}×) ${verdict(mw.ratio >= MW_TARGET)}`,
     );
-    log(`  req/s open ${rounds(mw.open)}; protected ${rounds(mw.protected)} (medians compared)`);
+    log(
+      `  req/s open ${rounds(mw.rps.open)}; protected ${rounds(mw.rps.protected)}; ` +
+        `pair ratios ${mw.ratios.map((r) => fmt(r)).join(' / ')} (median taken)`,
+    );
+    log(
+      `  app CPU per request: open ${fmt(mw.cpuOpen, 1)} µs, protected ${fmt(mw.cpuProtected, 1)} µs ` +
+        `(the ratio on a core of its own: ${fmt(mw.cpuRatio)}×; the middleware adds ${fmt(mw.cpuProtected - mw.cpuOpen, 1)} µs)`,
+    );
     log(`whole bench ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (perSecond < HIT_TARGET || p99 > P99_TARGET_MS || staleValid > 0 || missed > 0 || mw.ratio < MW_TARGET)
       process.exitCode = 1;
