@@ -78,8 +78,9 @@ interface Entry {
   refused: Promise<VerifyResult> | null;
 }
 
-const NOT_FOUND: Promise<VerifyResult> = Promise.resolve(
-  Object.freeze({ valid: false, code: 'NOT_FOUND', valid_until: null }),
+/** Shared by every verifier: a resolved promise of a frozen answer, itself frozen. */
+const NOT_FOUND: Promise<VerifyResult> = Object.freeze(
+  Promise.resolve(Object.freeze({ valid: false, code: 'NOT_FOUND', valid_until: null })),
 );
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
@@ -265,7 +266,7 @@ export function createVerifier(options: VerifierOptions): CachedVerifier {
     if (typeof secret !== 'string' || secret.length !== SECRET_LENGTH) return NOT_FOUND;
     // The cheapest SHA-256 digest to make and to look up: 32 one-byte characters ('binary' is latin1).
     const key = hash('sha256', secret, 'binary');
-    const scopes = verifyOptions === undefined ? undefined : verifyOptions.scopes;
+    const scopes = verifyOptions?.scopes;
     // A cached answer's secret passed the checksum when it was first asked (nothing else is ever
     // asked, so nothing else is ever stored): a hit needs no second check.
     if (connected) {
