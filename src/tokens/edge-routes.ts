@@ -88,6 +88,9 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<EdgeRouteOptions> = async (ap
         release();
       });
       body.on('close', end);
+      // Each event goes out as written: no Nagle wait behind an unacknowledged earlier event (Node's
+      // server default too; said here so a server built otherwise cannot delay revocations).
+      request.raw.socket?.setNoDelay(true);
       // Subscribed before the headers go out: a verifier that sees them misses no later change.
       body.write(': connected\n\n');
       return reply

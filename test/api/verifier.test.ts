@@ -42,6 +42,10 @@ function countingFetch(rewrite?: (path: string, response: Response) => Promise<R
  * verifier aborts its stream); the server's close waits on a connection that never sent a request
  * until its headers timeout. Nothing is in flight once the verifiers are closed, so all may go.
  */
+/** The secret with one character changed (never to itself): its checksum no longer matches. */
+const mistyped = (secret: string) =>
+  `${secret.slice(0, 10)}${secret[10] === 'x' ? 'y' : 'x'}${secret.slice(11)}`;
+
 async function closeSpareConnections(t: TestApp): Promise<void> {
   t.app.server.closeAllConnections();
 }
@@ -53,6 +57,15 @@ describe('the verifier’s local checksum', () => {
       expect(isTokenSecret(secret)).toBe(true);
       const flipped = `${secret.slice(0, 10)}${secret[10] === 'a' ? 'b' : 'a'}${secret.slice(11)}`;
       expect(isTokenSecret(flipped)).toBe(false);
+      // Characters past ASCII whose low bits spell the same digit (the check reads 7 bits of each).
+      for (const at of [4, 20, 37, 38, 43]) {
+        for (const shift of [128, 256, 0x10000 - 128]) {
+          const code = (secret.charCodeAt(at) + shift) & 0xffff;
+          expect(
+            isTokenSecret(`${secret.slice(0, at)}${String.fromCharCode(code)}${secret.slice(at + 1)}`),
+          ).toBe(false);
+        }
+      }
     }
     for (const other of [
       '',
@@ -117,9 +130,7 @@ describe.each(dialects())('%s: in-process verifier against a server', (dialect) 
     const counter = countingFetch();
     const { verifier, issue } = await setup({ fetch: counter.fetcher });
     const token = await issue();
-    // One character changed (never to itself: a secret with an `x` there would stay intact).
-    const changed = token.token[10] === 'x' ? 'y' : 'x';
-    expect(await verifier.verify(`${token.token.slice(0, 10)}${changed}${token.token.slice(11)}`)).toEqual({
+    expect(await verifier.verify(mistyped(token.token))).toEqual({
       valid: false,
       code: 'NOT_FOUND',
       valid_until: null,
@@ -139,6 +150,11 @@ describe.each(dialects())('%s: in-process verifier against a server', (dialect) 
     });
     expect(counter.count('/tokens/verify')).toBe(1);
     expect(verifier.stats().hits).toBe(3);
+    // With the real secret cached, a mistyped one is still refused locally (a hit skips the checksum).
+    expect(await verifier.verify(mistyped(token.token))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(counter.count('/tokens/verify')).toBe(1);
   });
 
   it('refuses a token at once once its revocation reached it', async () => {
