@@ -12,6 +12,7 @@ import { dayRange } from './audit/time';
 import { AUDIT_EVENTS } from './webhooks/events';
 import './cards.css';
 import './audit.css';
+import { Pager } from '../components/Pager';
 
 const PER_PAGE = 25;
 const FILTERS = ['from', 'to', 'event', 'actor'] as const;
@@ -61,7 +62,6 @@ export function AuditLogsTab() {
     enabled: settings !== undefined,
   });
   const total = entries.data?.meta.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PER_PAGE));
 
   return (
     <div className="stack">
@@ -131,29 +131,15 @@ export function AuditLogsTab() {
         ) : (
           <>
             <AuditTable entries={entries.data.data} timeZone={zone} />
-            <nav className="pagination" aria-label="Audit log pages">
-              <span>
-                Page {Math.min(page, pages)} of {pages} · {total} {total === 1 ? 'entry' : 'entries'}
-              </span>
-              <span className="inline">
-                <button
-                  type="button"
-                  className="button small"
-                  disabled={page <= 1}
-                  onClick={() => update({ page: String(page - 1) })}
-                >
-                  Previous
-                </button>
-                <button
-                  type="button"
-                  className="button small"
-                  disabled={page >= pages}
-                  onClick={() => update({ page: String(page + 1) })}
-                >
-                  Next
-                </button>
-              </span>
-            </nav>
+            <Pager
+              always
+              label="Audit log pages"
+              page={page}
+              perPage={PER_PAGE}
+              total={total}
+              noun={['entry', 'entries']}
+              onPage={(to) => update({ page: String(to) })}
+            />
           </>
         )}
       </section>

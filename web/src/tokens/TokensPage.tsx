@@ -2,6 +2,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import type { Token, TokenWithSecret } from '@tooken/client';
 import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router';
+import { Pager } from '../components/Pager';
 import { canWrite, useWorkspace } from '../layout/workspace';
 import { ErrorState, Loading } from '../ui/states';
 import { EmptyTokens } from './EmptyTokens';
@@ -59,7 +60,6 @@ export function TokensPage() {
   });
   const filtered = name !== '' || status !== undefined;
   const total = tokens.data?.meta.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PER_PAGE));
   const writer = canWrite(role);
 
   return (
@@ -136,31 +136,17 @@ export function TokensPage() {
                 onOpen={setSelected}
               />
             )}
-            <nav className="pagination" aria-label="Pages">
-              <span>
-                Page {Math.min(tokens.data.meta.page, pages)} of {pages} · {total}{' '}
-                {total === 1 ? 'token' : 'tokens'}
-              </span>
-              <span className="inline">
-                {tokens.isPlaceholderData ? <span className="hint">Loading…</span> : null}
-                <button
-                  type="button"
-                  className="button small"
-                  disabled={page <= 1}
-                  onClick={() => update({ page: String(page - 1) })}
-                >
-                  Previous
-                </button>
-                <button
-                  type="button"
-                  className="button small"
-                  disabled={page >= pages}
-                  onClick={() => update({ page: String(page + 1) })}
-                >
-                  Next
-                </button>
-              </span>
-            </nav>
+            <Pager
+              always
+              label="Pages"
+              page={page}
+              shownPage={tokens.data.meta.page}
+              busy={tokens.isPlaceholderData}
+              perPage={PER_PAGE}
+              total={total}
+              noun={['token', 'tokens']}
+              onPage={(to) => update({ page: String(to) })}
+            />
           </>
         )}
       </section>
