@@ -10,6 +10,7 @@ import { WebhookDetails } from './webhooks/WebhookDetails';
 import { WebhookStatus } from './webhooks/WebhookStatus';
 import './cards.css';
 import './webhooks.css';
+import { Pager } from '../components/Pager';
 
 const PER_PAGE = 20;
 
@@ -40,7 +41,6 @@ export function WebhooksTab() {
     enabled: selectedId !== null,
   });
   const total = hooks.data?.meta.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PER_PAGE));
 
   return (
     <div className="stack">
@@ -106,31 +106,14 @@ export function WebhooksTab() {
                 </tbody>
               </table>
             </div>
-            {pages > 1 ? (
-              <nav className="pagination" aria-label="Webhook pages">
-                <span>
-                  Page {Math.min(page, pages)} of {pages} · {total} webhooks
-                </span>
-                <span className="inline">
-                  <button
-                    type="button"
-                    className="button small"
-                    disabled={page <= 1}
-                    onClick={() => setPage(page - 1)}
-                  >
-                    Previous
-                  </button>
-                  <button
-                    type="button"
-                    className="button small"
-                    disabled={page >= pages}
-                    onClick={() => setPage(page + 1)}
-                  >
-                    Next
-                  </button>
-                </span>
-              </nav>
-            ) : null}
+            <Pager
+              label="Webhook pages"
+              page={page}
+              perPage={PER_PAGE}
+              total={total}
+              noun={['webhook', 'webhooks']}
+              onPage={setPage}
+            />
           </>
         )}
       </section>

@@ -2,6 +2,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import type { Delivery, Webhook } from '@tooken/client';
 import { useState } from 'react';
 import { messageOf } from '../../api/errors';
+import { Pager } from '../../components/Pager';
 import { canWrite, useWorkspace } from '../../layout/workspace';
 import { ErrorState, Loading } from '../../ui/states';
 import { formatInstant } from '../audit/time';
@@ -44,7 +45,6 @@ export function Deliveries({ hook }: { hook: Webhook }) {
   });
   const writer = canWrite(role);
   const total = deliveries.data?.meta.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PER_PAGE));
 
   return (
     <section className="card" aria-labelledby="deliveries-title">
@@ -129,29 +129,15 @@ export function Deliveries({ hook }: { hook: Webhook }) {
               </tbody>
             </table>
           </div>
-          <nav className="pagination" aria-label="Delivery pages">
-            <span>
-              Page {Math.min(page, pages)} of {pages} · {total} {total === 1 ? 'delivery' : 'deliveries'}
-            </span>
-            <span className="inline">
-              <button
-                type="button"
-                className="button small"
-                disabled={page <= 1}
-                onClick={() => setPage(page - 1)}
-              >
-                Previous
-              </button>
-              <button
-                type="button"
-                className="button small"
-                disabled={page >= pages}
-                onClick={() => setPage(page + 1)}
-              >
-                Next
-              </button>
-            </span>
-          </nav>
+          <Pager
+            always
+            label="Delivery pages"
+            page={page}
+            perPage={PER_PAGE}
+            total={total}
+            noun={['delivery', 'deliveries']}
+            onPage={setPage}
+          />
         </>
       )}
     </section>
