@@ -1,28 +1,30 @@
+import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { accountRoutes } from './accounts/routes.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { auditRoutes } from './audit/routes.js';
-import { resolveApiKey } from './auth/principal.js';
+import { cachedApiKey, resolveApiKey } from './auth/principal.js';
 import { ping } from './db/database.js';
 import { createAccess } from './http/access.js';
 import { registerDashboard } from './http/dashboard.js';
-import { registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
+import { errorBody, logFailure, registerErrorHandling, sendError, toAppError } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { openapiOptions } from './http/openapi.js';
-import { logRequest } from './http/request-log.js';
+import { type LoggedReply, type LoggedRequest, logRequest } from './http/request-log.js';
 import { WORKSPACE_PREFIXES } from './http/schemas.js';
-import { addFallbackSecurityHeaders, DOCS_POLICY, registerSecurityHeaders } from './http/security-headers.js';
+import {
+  API_HEADER_LIST,
+  addFallbackSecurityHeaders,
+  DOCS_POLICY,
+  HSTS_HEADER_LIST,
+  registerSecurityHeaders,
+} from './http/security-headers.js';
+import { createHttpServer, jsonParserOf } from './http/server-factory.js';
 import { assertStorableText, assertWellFormedUrl } from './http/text-check.js';
-import { trustProxyOption } from './http/trust-proxy.js';
+import { httpsOf, trustProxyOption } from './http/trust-proxy.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { createIdSource } from './ids.js';
 import { acceptInvitationRoutes, invitationRoutes } from './invitations/routes.js';
@@ -34,7 +36,10 @@ import type { Services } from './services.js';
 import { createTokenCredentials } from './tokens/credential.js';
 import { edgeRoutes } from './tokens/edge-routes.js';
 import { tokenRoutes } from './tokens/routes.js';
+import { VerifyBody } from './tokens/schemas.js';
 import { tokenUpdateRoutes } from './tokens/update-routes.js';
+import { createVerifyCall, type VerifyRequestBody } from './tokens/verify-call.js';
+import { createVerifyLane, type VerifyLane } from './tokens/verify-lane.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { settingsRoutes, workspaceRoutes } from './workspaces/routes.js';
 
@@ -46,20 +51,29 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
   const requestLines = createRequestLineWriter(logger);
   const newRequestId = createIdSource('req');
-  const answered = (request: FastifyRequest, reply: FastifyReply) => {
+  const requestIdFor = (req: IncomingMessage) => {
+    const incoming = req.headers['x-request-id'];
+    return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : newRequestId();
+  };
+  const answered = (request: LoggedRequest, reply: LoggedReply) => {
     logRequest(requestLines, request, reply);
     services.metrics.observeRequest(request, reply);
   };
+  const trustProxy = trustProxyOption(services.config.trustProxy);
+  // Set once the routes exist (below); until then, and when switched off, Fastify answers everything.
+  let verifyLane: VerifyLane | null = null;
+  let closing = false;
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: trustProxyOption(services.config.trustProxy),
+    trustProxy,
     requestIdHeader: false,
-    genReqId: (req) => {
-      const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : newRequestId();
-    },
+    genReqId: requestIdFor,
+    serverFactory: (handler, options) =>
+      createHttpServer(options, (req, res) =>
+        verifyLane === null ? handler(req, res) : verifyLane.handle(req, res, handler),
+      ),
     // A bad URL is answered before routing, so no hooks run: send and log it here.
     frameworkErrors: (error, request, reply) => {
       addFallbackSecurityHeaders(request, reply);
@@ -110,17 +124,22 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     clock: services.clock,
     sessions: services.sessions,
     resolveApiKey: (secret) => resolveApiKey(services.db, secret, services.credentialCache),
+    cachedApiKey: (secret) => cachedApiKey(secret, services.credentialCache),
     resolveToken: createTokenCredentials({ verifier: services.verifier, clock: services.clock }),
     workspaces: services.workspaces,
     rateLimiter: services.rateLimiter,
     rateLimitPerMinute: services.config.rateLimitPerMinute,
     usage: services.usage,
   });
+  const verify = createVerifyCall({
+    verifier: services.verifier,
+    verifyLimiter: services.verifyLimiter,
+    verifyLimitPerMinute: services.config.verifyRateLimitPerMinute,
+  });
   registerIdempotency(app, services.idempotency);
   await app.register(healthRoutes, { ready: services.ready, ping: () => ping(services.db) });
   await app.register(metricsRoutes, { metrics: services.metrics, token: services.config.metricsToken });
-  const { accounts, sessions, workspaces, apiKeys, tokens, verifier, members, invitations, webhooks } =
-    services;
+  const { accounts, sessions, workspaces, apiKeys, tokens, members, invitations, webhooks } = services;
   await app.register(accountRoutes, { prefix: '/v1', access, accounts, sessions });
   await app.register(workspaceRoutes, { prefix: '/v1', access, workspaces });
   await app.register(acceptInvitationRoutes, { prefix: '/v1', access, invitations });
@@ -129,14 +148,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   for (const prefix of WORKSPACE_PREFIXES) {
     await app.register(settingsRoutes, { prefix, access, workspaces });
     await app.register(apiKeyRoutes, { prefix, access, apiKeys });
-    await app.register(tokenRoutes, {
-      prefix,
-      access,
-      tokens,
-      verifier,
-      verifyLimiter: services.verifyLimiter,
-      verifyLimitPerMinute: services.config.verifyRateLimitPerMinute,
-    });
+    await app.register(tokenRoutes, { prefix, access, tokens, verify });
     await app.register(tokenUpdateRoutes, { prefix, access, tokens });
     await app.register(edgeRoutes, {
       prefix,
@@ -153,5 +165,39 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   // Last: the dashboard answers page requests no API route took (deep links, /invitations/accept,
   // /reset-password).
   await registerDashboard(app);
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  if (services.config.verifyFastLane) {
+    const lane = createVerifyLane({
+      cachedContext: access.cachedApiKeyContext,
+      parseJson: jsonParserOf(app),
+      validateBody: createValidatorCompiler()({
+        schema: VerifyBody,
+        method: 'POST',
+        url: '/v1/tokens/verify',
+        httpPart: 'body',
+      }) as (body: unknown) => body is VerifyRequestBody,
+      verify,
+      requestIdFor,
+      securityHeaders: API_HEADER_LIST,
+      hstsHeader: HSTS_HEADER_LIST,
+      overHttps: httpsOf(trustProxy),
+      failure: (error, requestId) => {
+        const appError = toAppError(error as Error);
+        logFailure(logger.child({ reqId: requestId }), appError, error, requestId);
+        return {
+          status: appError.status,
+          headers: Object.entries(appError.headers ?? {}).flat(),
+          body: JSON.stringify(errorBody(appError, requestId)),
+        };
+      },
+      answered,
+      closing: () => closing,
+    });
+    app.decorate('verifyLane', lane);
+    verifyLane = lane;
+  }
   return app;
 }

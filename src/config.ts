@@ -37,6 +37,11 @@ export interface Config {
   readonly streamsPerNode: number;
   /** How often an idle change stream gets a keep-alive comment line. */
   readonly streamKeepAliveMs: number;
+  /**
+   * Whether `POST …/tokens/verify` is answered by the fast lane when it can (on by default; the
+   * full route answers otherwise, identically). An off switch, should the two ever differ.
+   */
+  readonly verifyFastLane: boolean;
 }
 
 export class ConfigError extends Error {
@@ -185,6 +190,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     streamsPerWorkspace: integer('TOOKEN_STREAMS_PER_WORKSPACE', 100, 1, 100_000),
     streamsPerNode: integer('TOOKEN_STREAMS_PER_NODE', 1000, 1, 1_000_000),
     streamKeepAliveMs: integer('TOOKEN_STREAM_KEEPALIVE_MS', 15_000, 10, 15_000),
+    verifyFastLane: boolean('TOOKEN_VERIFY_FAST_LANE', true),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -4,6 +4,7 @@ import { constantTimeEqual, parseSecret } from '../auth/credentials.js';
 import { isAllowed, type Permission } from '../auth/permissions.js';
 import {
   type ApiKeyPrincipal,
+  type Presented,
   type Principal,
   presentedCredential,
   sessionRequired,
@@ -25,11 +26,17 @@ export interface AccessDeps {
   sessions: Pick<SessionStore, 'resolve'>;
   /** An API key by its secret (401 when unknown). */
   resolveApiKey(secret: string): Promise<ApiKeyPrincipal>;
+  /**
+   * An API key from the in-process cache only: the principal, null when known to be no key, or
+   * undefined when only the database can tell.
+   */
+  cachedApiKey(secret: string): ApiKeyPrincipal | null | undefined;
   /** A token used as an API credential (401 when unknown, expired or revoked). */
   resolveToken(secret: string): Promise<TokenPrincipal>;
   workspaces: {
     bySlug(slug: string): Promise<Workspace | undefined>;
     byId(id: string): Promise<Workspace | undefined>;
+    cachedById(id: string): Workspace | null | undefined;
     roleOf(workspaceId: string, userId: string): Promise<Role | null>;
   };
   rateLimiter: RateLimiter;
@@ -109,7 +116,45 @@ export function createAccess(deps: AccessDeps) {
     }
   }
 
+  /**
+   * `workspace(permission, { budget: 'verify' })` without I/O, for the verify fast lane
+   * (src/tokens/verify-lane.ts): a bearer API key and its workspace both already cached, the
+   * same checks in the same order, and the use noted as the hook notes it. Null whenever the hook
+   * could answer otherwise than "allowed" or would need the database: the lane then hands the
+   * request to the full route, which answers (errors included) exactly as always.
+   */
+  function cachedApiKeyContext(
+    authorization: string | undefined,
+    slug: string | undefined,
+    permission: Permission,
+  ): WorkspaceContext | null {
+    if (authorization === undefined) return null;
+    let presented: Presented;
+    try {
+      presented = presentedCredential(authorization, undefined);
+    } catch {
+      return null;
+    }
+    if (presented?.kind !== 'bearer') return null;
+    const principal = deps.cachedApiKey(presented.secret);
+    if (principal === undefined || principal === null) return null;
+    const workspace = workspaces.cachedById(principal.workspaceId);
+    if (workspace === undefined || workspace === null) return null;
+    if (slug !== undefined && slug !== workspace.slug) return null;
+    const context: WorkspaceContext = {
+      via: 'api_key',
+      principal,
+      workspace,
+      role: principal.role,
+      userId: principal.userId,
+    };
+    if (!isAllowed(context, permission)) return null;
+    usage.apiKeyUsed(principal.id, clock());
+    return context;
+  }
+
   return {
+    cachedApiKeyContext,
     /** Any signed-in dashboard user; bearer credentials get 403. */
     session(): onRequestAsyncHookHandler {
       return async (request, reply) => {

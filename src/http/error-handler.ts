@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.js';
 import { AppError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { NO_BIDI_CONTROLS } from './schemas.js';
@@ -90,6 +90,17 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   });
 }
 
+/** The body of every error answer (docs/errors.md). */
+export function errorBody(appError: AppError, requestId: string) {
+  return {
+    error: appError.code,
+    message: appError.message,
+    status: appError.status,
+    request_id: requestId,
+    ...(appError.details ? { details: appError.details } : {}),
+  };
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, appError: AppError): FastifyReply {
   if (appError.headers) reply.headers(appError.headers);
   // Set here too: errors raised before routing (a bad URL) skip the onSend hook that adds it.
@@ -97,23 +108,27 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, appError
   return reply
     .code(appError.status)
     .type('application/json; charset=utf-8')
-    .send({
-      error: appError.code,
-      message: appError.message,
-      status: appError.status,
-      request_id: request.id,
-      ...(appError.details ? { details: appError.details } : {}),
-    });
+    .send(errorBody(appError, request.id));
+}
+
+/** An answer the server could not give (5xx) is logged with its cause; a client's mistake is not. */
+export function logFailure(
+  log: FastifyBaseLogger,
+  appError: AppError,
+  error: unknown,
+  requestId: string,
+): void {
+  if (appError.code === 'unavailable') {
+    log.warn({ err: appError.cause ?? error, request_id: requestId }, 'database unavailable');
+  } else if (appError.status >= 500) {
+    log.error({ err: appError.cause ?? error, request_id: requestId }, 'request failed');
+  }
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error as FastifyError);
-    if (appError.code === 'unavailable') {
-      request.log.warn({ err: appError.cause ?? error, request_id: request.id }, 'database unavailable');
-    } else if (appError.status >= 500) {
-      request.log.error({ err: appError.cause ?? error, request_id: request.id }, 'request failed');
-    }
+    logFailure(request.log, appError, error, request.id);
     return sendError(request, reply, appError);
   });
   app.setNotFoundHandler((request, reply) =>

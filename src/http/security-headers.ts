@@ -90,6 +90,12 @@ const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-xss-protection': '0',
 });
 
+/** The API's headers as a flat [name, value, …] list, for an answer written without a reply object. */
+export const API_HEADER_LIST: readonly string[] = Object.freeze(Object.entries(API_HEADERS).flat());
+
+/** HSTS as a flat [name, value] list, for answers that went over https. */
+export const HSTS_HEADER_LIST: readonly string[] = Object.freeze(['strict-transport-security', HSTS]);
+
 /** Added to every answer that has gone through routing; a route may replace the policy (`/docs`). */
 export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', (request, reply, done) => {

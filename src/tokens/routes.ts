@@ -13,7 +13,6 @@ import {
   paramsFor,
   type WorkspacePrefix,
 } from '../http/schemas.js';
-import type { LocalRateLimiter } from '../rate-limit/local-limiter.js';
 import {
   CreateTokenBody,
   ListTokensQuery,
@@ -24,15 +23,16 @@ import {
   VerifyResponse,
 } from './schemas.js';
 import type { TokenService } from './service.js';
-import type { Verifier } from './verify.js';
+import { serializeVerifyResult } from './verify.js';
+import type { VerifyCallOutcome, VerifyRequestBody } from './verify-call.js';
+import { replayPrereadBody } from './verify-lane.js';
 
 export interface TokenRouteOptions {
   prefix: WorkspacePrefix;
   access: Access;
   tokens: TokenService;
-  verifier: Verifier;
-  verifyLimiter: LocalRateLimiter;
-  verifyLimitPerMinute: number;
+  /** The verify route's work once the caller is allowed (verify-call.ts). */
+  verify(workspaceId: string, body: VerifyRequestBody): VerifyCallOutcome;
 }
 
 /**
@@ -44,7 +44,7 @@ const ignoreIdempotencyKey: onRequestAsyncHookHandler = async (request) => {
 };
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (app, opts) => {
-  const { access, tokens, verifier, verifyLimiter } = opts;
+  const { access, tokens } = opts;
   const params = paramsFor(opts.prefix, {});
   const tokenParams = paramsFor(opts.prefix, { id: IdParam });
   const tags = ['tokens'];
@@ -96,21 +96,20 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
         response: { 200: VerifyResponse, ...errors(400, 401, 403, 404) },
       },
       onRequest: [access.workspace('tokens.verify', { budget: 'verify' }), ignoreIdempotencyKey],
+      // A request the fast lane read but handed over (verify-lane.ts) brings its body along.
+      preParsing: replayPrereadBody,
       config: { acceptsNul: true },
     },
     async (request, reply) => {
-      const ctx = contextOf(request);
-      const budget = verifyLimiter.hit(`verify:${ctx.workspace.id}`, opts.verifyLimitPerMinute);
+      const { budget, answer } = opts.verify(contextOf(request).workspace.id, request.body);
       reply.header('x-ratelimit-limit', budget.limit);
       reply.header('x-ratelimit-remaining', budget.remaining);
       reply.header('x-ratelimit-reset', budget.reset);
       if (!budget.allowed) reply.header('retry-after', budget.retryAfter);
-      return verifier.verify({
-        workspaceId: ctx.workspace.id,
-        presented: request.body.token,
-        scopes: request.body.scopes ?? [],
-        rateLimited: !budget.allowed,
-      });
+      const result = await answer;
+      // Set only for the answer: an error thrown above is written by the error handler as always.
+      reply.serializer(serializeVerifyResult).type('application/json; charset=utf-8');
+      return result;
     },
   );
 

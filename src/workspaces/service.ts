@@ -37,6 +37,8 @@ export interface WorkspaceService {
   listForUser(userId: string, page: PageRequest): Promise<PageOf<WorkspaceView>>;
   bySlug(slug: string): Promise<Workspace | undefined>;
   byId(id: string): Promise<Workspace | undefined>;
+  /** `byId` from the cache only: undefined when it would need the database (the verify fast lane). */
+  cachedById(id: string): Workspace | null | undefined;
   roleOf(workspaceId: string, userId: string): Promise<Role | null>;
   updateSettings(ctx: WorkspaceContext, patch: SettingsPatch, meta: RequestMeta): Promise<SettingsView>;
   remove(ctx: WorkspaceContext, confirm: string): Promise<void>;
@@ -174,6 +176,8 @@ export function createWorkspaceService({
     },
 
     bySlug: (slug) => db.selectFrom('workspaces').selectAll().where('slug', '=', slug).executeTakeFirst(),
+    cachedById: (id) => cache.get(id),
+
     /** The hot path's lookup (every bearer request): cached, invalidated by settings changes and deletion. */
     async byId(id) {
       const cached = cache.get(id);
