@@ -134,18 +134,20 @@ export function createVerifier({
       if (rateLimited || own?.allowed === false) return refused('RATE_LIMITED', ratelimit);
       if (!scopes.every((scope) => token.scopes.includes(scope)))
         return refused('INSUFFICIENT_SCOPE', ratelimit);
+      let remaining: number | undefined;
+      if (token.usesLimited) {
+        const left = await limits.uses.take(token.id);
+        if (left === null) return refused('USAGE_EXCEEDED', ratelimit);
+        remaining = left;
+      }
       const result: VerifyResult = {
         valid: true,
         code: 'VALID',
         valid_until: validUntil(token),
         token: body,
       };
+      if (remaining !== undefined) result.remaining = remaining;
       if (ratelimit !== undefined) result.ratelimit = ratelimit;
-      if (token.usesLimited) {
-        const left = await limits.uses.take(token.id);
-        if (left === null) return refused('USAGE_EXCEEDED', ratelimit);
-        result.remaining = left;
-      }
       usage.tokenUsed(token.id, now);
       return answer(result);
     },

@@ -1,6 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VerifyResponse } from '../../src/tokens/schemas.js';
 import type { VerifyLane } from '../../src/tokens/verify-lane.js';
 import { settleNotices } from '../faults.js';
 import {
@@ -348,6 +350,92 @@ describe.each(dialects())('%s: the verify fast lane', (dialect) => {
     const { http, by } = await both('/v1/tokens/verify', headers, JSON.stringify({ token: token.token }));
     expect(by).toBe('lane');
     expect(http.headers['strict-transport-security']).toMatch(/^max-age=/);
+  });
+});
+
+/**
+ * Both paths write the answer with JSON.stringify (src/tokens/verify.ts): what the response
+ * schema's own serializer writes for the same answer, byte for byte (same fields, same order,
+ * nothing extra).
+ */
+async function schemaSerialized(bodies: string[]): Promise<string[]> {
+  const app = Fastify();
+  app.post('/', { schema: { response: { 200: VerifyResponse } } }, async (request) => request.body);
+  try {
+    const out: string[] = [];
+    for (const body of bodies) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+      });
+      out.push(res.body);
+    }
+    return out;
+  } finally {
+    await app.close();
+  }
+}
+
+describe.each(dialects())('%s: the verify answer as the schema writes it', (dialect) => {
+  it('is byte for byte what fast-json-stringify writes from the response schema, for every kind of answer', async () => {
+    const t = await createTestApp(dialect, { TOOKEN_VERIFY_RATE_LIMIT_PER_MINUTE: '1000' });
+    try {
+      const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
+      await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/workspaces/${ws.slug}/settings`,
+        headers: session.headers,
+        payload: { custom_scopes: ['orders:read', 'orders:write'] },
+      });
+      const issue = async (payload: Json) => {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/tokens',
+          headers: bearer(key.key),
+          payload: { name: `s-${Math.random().toString(36).slice(2)}`, scopes: ['orders:read'], ...payload },
+        });
+        expect(res.statusCode, res.body).toBe(201);
+        return json(res);
+      };
+      const plain = await issue({ expires_at: null });
+      const rich = await issue({
+        metadata: { plan: 'pro', 'quote"d': 'a\\b\n', emoji: '🔑', nested: { list: [1, 2.5, null, true] } },
+        external_id: 'cus_42',
+        limits: { uses: { remaining: 10 }, rate: { limit: 5, window_seconds: 60 } },
+      });
+      const revoked = await issue({});
+      await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${revoked.id}`, headers: bearer(key.key) });
+      const requests: Json[] = [
+        { token: plain.token },
+        { token: rich.token },
+        { token: rich.token, scopes: ['orders:write'] },
+        { token: revoked.token },
+        { token: 'tkn_nope' },
+      ];
+      const bodies: string[] = [];
+      for (const payload of requests) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/tokens/verify',
+          headers: bearer(key.key),
+          payload,
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        bodies.push(res.body);
+      }
+      expect(bodies.map((body) => JSON.parse(body).code)).toEqual([
+        'VALID',
+        'VALID',
+        'INSUFFICIENT_SCOPE',
+        'REVOKED',
+        'NOT_FOUND',
+      ]);
+      expect(await schemaSerialized(bodies)).toEqual(bodies);
+    } finally {
+      await t.close();
+    }
   });
 });
 
