@@ -145,10 +145,10 @@ export function createServices({
     }
   });
   // After the caches above: a verifier told of a change asks again and must not get the stale answer.
-  const changeStreams = createChangeStreams({
-    perWorkspace: config.streamsPerWorkspace,
-    perNode: config.streamsPerNode,
-  });
+  const changeStreams = createChangeStreams(
+    { perWorkspace: config.streamsPerWorkspace, perNode: config.streamsPerNode },
+    clock,
+  );
   // This node's own notices were relayed when applied: their echo through the database is not.
   notifier.subscribe((notice, echo) => {
     if (!echo) changeStreams.relay(notice);

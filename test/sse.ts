@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+
 /** A test reader of a server-sent event stream over fetch: every event and comment, awaitable. */
 export interface SseEvent {
   event: string | null;
@@ -11,8 +13,8 @@ export interface SseReader {
   events: SseEvent[];
   /** Resolves with the first event (past or future) that matches, or rejects when the stream ends first. */
   next(match: (event: SseEvent) => boolean): Promise<SseEvent>;
-  /** Resolves when the server ended the stream. */
-  ended: Promise<void>;
+  /** Resolves when the stream ended: `server` when the server closed it, `client` after `close()`. */
+  ended: Promise<'server' | 'client'>;
   close(): void;
 }
 
@@ -38,8 +40,8 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
       }
     }
   };
-  const ended = (async () => {
-    if (response.body === null) return;
+  const ended = (async (): Promise<'server' | 'client'> => {
+    if (response.body === null) return 'server';
     const decoder = new TextDecoder();
     let buffer = '';
     try {
@@ -62,11 +64,12 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
         }
       }
     } catch {
-      // aborted by close()
+      // aborted by close(), or the server cut the connection
     } finally {
       done = true;
       for (const waiter of waiters.splice(0)) waiter.reject(new Error('stream ended'));
     }
+    return abort.signal.aborted ? 'client' : 'server';
   })();
   return {
     status: response.status,
@@ -81,6 +84,26 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
     ended,
     close: () => abort.abort(),
   };
+}
+
+/**
+ * Resolves with the `reason` of the `end` event when the server closes the stream within `ms`
+ * (`null` when it closed without one); rejects when the stream is still open by then.
+ */
+export async function endedByServer(reader: SseReader, ms = 2000): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the stream was still open after ${ms} ms`)), ms);
+  });
+  try {
+    expect(await Promise.race([reader.ended, late])).toBe('server');
+  } finally {
+    clearTimeout(timer);
+  }
+  const end = reader.events.find((e) => e.event === 'end');
+  // Nothing follows the end.
+  if (end !== undefined) expect(reader.events.at(-1)).toBe(end);
+  return end === undefined ? null : (JSON.parse(end.data) as { reason: string }).reason;
 }
 
 /** The token ids of an `invalidate` event. */

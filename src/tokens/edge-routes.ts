@@ -1,11 +1,12 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { WorkspaceContext } from '../auth/context.js';
 import { AppError } from '../errors.js';
 import type { Access } from '../http/access.js';
 import { contextOf } from '../http/context.js';
 import { errors, operation, paramsFor, type WorkspacePrefix } from '../http/schemas.js';
 import { ChangeStreamResponse, UsageReportBody, UsageReportReceived } from './edge-schemas.js';
-import type { ChangeEvent, OpenChangeStream } from './stream.js';
+import type { ChangeEvent, OpenChangeStream, StreamCredential } from './stream.js';
 import type { UsageReports } from './usage-report.js';
 
 export interface EdgeRouteOptions {
@@ -20,10 +21,28 @@ export interface EdgeRouteOptions {
 /** A stream whose reader fell this far behind is ended: its verifier reconnects and starts afresh. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-const frame = (event: ChangeEvent): string =>
-  event.type === 'reset'
-    ? 'event: reset\ndata: {}\n\n'
-    : `event: invalidate\ndata: ${JSON.stringify({ token_ids: event.tokenIds })}\n\n`;
+const frame = (event: ChangeEvent): string => {
+  switch (event.type) {
+    case 'reset':
+      return 'event: reset\ndata: {}\n\n';
+    case 'invalidate':
+      return `event: invalidate\ndata: ${JSON.stringify({ token_ids: event.tokenIds })}\n\n`;
+    case 'end':
+      return `event: end\ndata: ${JSON.stringify({ reason: event.reason })}\n\n`;
+  }
+};
+
+/** What a stream is watched for: it ends when the credential that opened it does. */
+const credentialOf = (ctx: WorkspaceContext): StreamCredential => {
+  switch (ctx.via) {
+    case 'api_key':
+      return { kind: 'api_key', digest: ctx.principal.digest };
+    case 'token':
+      return { kind: 'token', id: ctx.principal.id, validUntil: ctx.principal.validUntil };
+    case 'session':
+      return { kind: 'session' };
+  }
+};
 
 /**
  * What in-process verifiers (`@tooken/client`'s `createVerifier`) use: the change stream of a
@@ -64,7 +83,10 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<EdgeRouteOptions> = async (ap
         if (body.writableLength > MAX_BUFFERED_BYTES) return end();
         body.write(text);
       };
-      const subscription = openChangeStream(ctx.workspace.id, (event) => send(frame(event)));
+      const subscription = openChangeStream(ctx.workspace.id, credentialOf(ctx), (event) => {
+        send(frame(event));
+        if (event.type === 'end') end();
+      });
       if (subscription === null) {
         throw new AppError('rate_limited', 'Too many change streams are open; close one or retry later', {
           headers: { 'retry-after': '5' },

@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExpirySweep } from '../../src/tokens/expiry.js';
 import {
+  addMember,
   bearer,
+  createApiKey,
   createTestApp,
   dialects,
   expectError,
   type Json,
   json,
   ownerWorkspace,
+  signup,
   type TestApp,
 } from '../helpers.js';
-import { invalidated, openSse, type SseEvent, type SseReader } from '../sse.js';
+import { endedByServer, invalidated, openSse, type SseEvent, type SseReader } from '../sse.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -33,8 +36,12 @@ describe.each(dialects())('%s: change stream and usage reports', (dialect) => {
     readers.push(reader);
     return reader;
   };
-  const call = async (key: string, method: 'POST' | 'DELETE' | 'GET', url: string, payload?: Json) =>
-    t.app.inject({ method, url, headers: bearer(key), ...(payload === undefined ? {} : { payload }) });
+  const call = async (
+    key: string,
+    method: 'POST' | 'PATCH' | 'DELETE' | 'GET',
+    url: string,
+    payload?: Json,
+  ) => t.app.inject({ method, url, headers: bearer(key), ...(payload === undefined ? {} : { payload }) });
   const newToken = async (key: string, payload: Json = {}) =>
     json(
       await call(key, 'POST', '/v1/tokens', {
@@ -87,16 +94,125 @@ describe.each(dialects())('%s: change stream and usage reports', (dialect) => {
     expect(reader.events.some((e) => invalidated(e).includes(other.id))).toBe(false);
   });
 
-  it('sends reset when the node may have missed notices, and a keep-alive comment when idle', async () => {
-    const { key } = await ownerWorkspace(t.app, { key: 'team' });
-    const reader = await stream(key.key);
-    await reader.next((e) => e.comment === 'keep-alive');
+  it('sends reset to session streams when the node may have missed notices, and ends key and token streams', async () => {
+    const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
+    const bySession = await openSse(`${base}/v1/workspaces/${ws.slug}/tokens/stream`, {
+      cookie: session.cookie,
+    });
+    readers.push(bySession);
+    expect(bySession.status).toBe(200);
+    const token = (await newToken(key.key, { scopes: ['tokens:verify'] })).token;
+    const byKey = await stream(key.key);
+    await bySession.next((e) => e.comment === 'keep-alive');
     t.services.notifier.applyLocally({ type: 'reset' });
-    await reader.next((e) => e.event === 'reset');
-    // A notice from a node that names no tokens cannot be relayed precisely: everyone resets.
-    const seen = reader.events.length;
+    await bySession.next((e) => e.event === 'reset');
+    // A missed notice may have revoked the credential: the stream ends, its verifier reconnects.
+    expect(await endedByServer(byKey)).toBe('changes_missed');
+    // A notice from a node that names no tokens cannot be relayed precisely: the same.
+    const byToken = await stream(token);
+    const seen = bySession.events.length;
     t.services.notifier.applyLocally({ type: 'token.changed', digests: ['x'] });
-    await reader.next((e) => e.event === 'reset' && reader.events.indexOf(e) >= seen);
+    await bySession.next((e) => e.event === 'reset' && bySession.events.indexOf(e) >= seen);
+    expect(await endedByServer(byToken)).toBe('changes_missed');
+  });
+
+  it('ends the streams of an API key deleted or regenerated, and no other stream', async () => {
+    const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
+    const deleted = await createApiKey(t.app, session, ws.slug);
+    const regenerated = await createApiKey(t.app, session, ws.slug);
+    const survivor = await stream(key.key);
+    const byDeleted = await stream(deleted.key);
+    const byRegenerated = await stream(regenerated.key);
+    const keys = `/v1/workspaces/${ws.slug}/api-keys`;
+    const asOwner = { headers: session.headers };
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `${keys}/${deleted.id}`, ...asOwner })).statusCode,
+    ).toBe(204);
+    expect(await endedByServer(byDeleted)).toBe('credential_changed');
+    expect(
+      (await t.app.inject({ method: 'POST', url: `${keys}/${regenerated.id}/regenerate`, ...asOwner }))
+        .statusCode,
+    ).toBe(200);
+    expect(await endedByServer(byRegenerated)).toBe('credential_changed');
+    // The workspace's other stream goes on.
+    const token = await newToken(key.key);
+    await call(key.key, 'DELETE', `/v1/tokens/${token.id}`);
+    await survivor.next((e) => invalidated(e).includes(token.id));
+    expect(survivor.events.some((e) => e.event === 'end')).toBe(false);
+  });
+
+  it("ends the stream of a member's personal key when the member is removed", async () => {
+    const { session, ws } = await ownerWorkspace(t.app);
+    const member = await signup(t.app);
+    await addMember(t.services, ws.id, member.user.id, 'viewer');
+    const personal = await createApiKey(t.app, member, ws.slug, { name: 'mine', kind: 'personal' });
+    const reader = await stream(personal.key);
+    expect(reader.status).toBe(200);
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/workspaces/${ws.slug}/members/${member.user.id}`,
+      headers: session.headers,
+    });
+    expect(res.statusCode).toBe(204);
+    expect(await endedByServer(reader)).toBe('credential_changed');
+  });
+
+  it('ends the stream of a token revoked or losing tokens:verify, not when another token changes', async () => {
+    const { key } = await ownerWorkspace(t.app, { key: 'team' });
+    const revoked = await newToken(key.key, { scopes: ['tokens:verify'] });
+    const narrowed = await newToken(key.key, { scopes: ['tokens:verify', 'tokens:read'] });
+    const byRevoked = await stream(revoked.token);
+    const byNarrowed = await stream(narrowed.token);
+    expect((await call(key.key, 'DELETE', `/v1/tokens/${revoked.id}`)).statusCode).toBe(204);
+    expect(await endedByServer(byRevoked)).toBe('credential_changed');
+    await byNarrowed.next((e) => invalidated(e).includes(revoked.id));
+    const patch = await call(key.key, 'PATCH', `/v1/tokens/${narrowed.id}`, { scopes: ['tokens:read'] });
+    expect(patch.statusCode).toBe(200);
+    expect(await endedByServer(byNarrowed)).toBe('credential_changed');
+  });
+
+  it('ends the stream of a token at its expiry by itself, with no sweep', async () => {
+    const { key } = await ownerWorkspace(t.app, { key: 'team' });
+    const expiresAt = t.clock.now() + 300;
+    const token = await newToken(key.key, {
+      scopes: ['tokens:verify'],
+      expires_at: new Date(expiresAt).toISOString(),
+    });
+    const reader = await stream(token.token);
+    expect(reader.status).toBe(200);
+    await reader.next((e) => e.comment === 'keep-alive');
+    expect(reader.events.some((e) => e.event === 'end')).toBe(false);
+    t.clock.set(expiresAt);
+    expect(await endedByServer(reader)).toBe('credential_expired');
+  });
+
+  it('ends the stream of a token that expired when the sweep notes it', async () => {
+    const { key } = await ownerWorkspace(t.app, { key: 'team' });
+    const token = await newToken(key.key, {
+      scopes: ['tokens:verify'],
+      expires_at: new Date(t.clock.now() + HOUR_MS).toISOString(),
+    });
+    const reader = await stream(token.token);
+    await reader.next((e) => e.comment === 'keep-alive');
+    t.clock.advance(HOUR_MS);
+    await createExpirySweep(t.services)();
+    expect(await endedByServer(reader)).toBe('credential_expired');
+  });
+
+  it("ends the streams of a deleted workspace's keys and tokens", async () => {
+    const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
+    const token = await newToken(key.key, { scopes: ['tokens:verify'] });
+    const byKey = await stream(key.key);
+    const byToken = await stream(token.token);
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/workspaces/${ws.slug}`,
+      headers: session.headers,
+      payload: { confirm: ws.slug },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(await endedByServer(byKey)).toBe('credential_changed');
+    expect(await endedByServer(byToken)).toBe('credential_changed');
   });
 
   it('refuses without a credential (401), to a token without tokens:verify (403) and for another workspace (404)', async () => {
@@ -212,5 +328,57 @@ describe.each(dialects())('%s: change stream and usage reports', (dialect) => {
     await other.close();
     await reader.ended;
     expect(other.services.changeStreams.count()).toBe(0);
+  });
+});
+
+describe.runIf(dialects().includes('postgres'))('postgres: streams on another node', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let baseB: string;
+  const readers: SseReader[] = [];
+  beforeAll(async () => {
+    a = await createTestApp('postgres');
+    b = await createTestApp('postgres', {}, { databaseUrl: a.services.config.databaseUrl });
+    baseB = await b.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    for (const reader of readers) reader.close();
+    await b.close();
+    await a.close();
+  });
+
+  it('end when the key or token that opened them is revoked on the other node', async () => {
+    const { session, ws, key } = await ownerWorkspace(a.app, { key: 'team' });
+    const other = await createApiKey(a.app, session, ws.slug);
+    const token = json(
+      await a.app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: bearer(key.key),
+        payload: { name: 'edge', scopes: ['tokens:verify'] },
+      }),
+    );
+    const open = async (secret: string) => {
+      const reader = await openSse(`${baseB}/v1/tokens/stream`, bearer(secret));
+      readers.push(reader);
+      expect(reader.status).toBe(200);
+      return reader;
+    };
+    const byKey = await open(other.key);
+    const byToken = await open(token.token);
+    const deleted = await a.app.inject({
+      method: 'DELETE',
+      url: `/v1/workspaces/${ws.slug}/api-keys/${other.id}`,
+      headers: session.headers,
+    });
+    expect(deleted.statusCode).toBe(204);
+    expect(await endedByServer(byKey)).toBe('credential_changed');
+    const revoked = await a.app.inject({
+      method: 'DELETE',
+      url: `/v1/tokens/${token.id}`,
+      headers: bearer(key.key),
+    });
+    expect(revoked.statusCode).toBe(204);
+    expect(await endedByServer(byToken)).toBe('credential_changed');
   });
 });
