@@ -97,12 +97,15 @@ export function createChangeStreams(limits: ChangeStreamLimits, clock: Clock): C
       stream.end(expired ? 'credential_expired' : 'credential_changed');
     }
   };
-  /** After a notice that may have hidden any change: streams of credentials end, the others reset. */
+  /**
+   * After a notice that may have hidden any change: every stream gets `reset`; the streams of API
+   * keys and tokens then end, since what was missed may have revoked their credential.
+   */
   const missed = () => {
     for (const streams of [...byWorkspace.values()]) {
       for (const stream of [...streams]) {
-        if (stream.credentialKey === null) stream.listener({ type: 'reset' });
-        else stream.end('changes_missed');
+        stream.listener({ type: 'reset' });
+        if (stream.credentialKey !== null) stream.end('changes_missed');
       }
     }
   };

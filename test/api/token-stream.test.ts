@@ -94,7 +94,7 @@ describe.each(dialects())('%s: change stream and usage reports', (dialect) => {
     expect(reader.events.some((e) => invalidated(e).includes(other.id))).toBe(false);
   });
 
-  it('sends reset to session streams when the node may have missed notices, and ends key and token streams', async () => {
+  it('sends reset to every stream when the node may have missed notices, then ends key and token streams', async () => {
     const { session, ws, key } = await ownerWorkspace(t.app, { key: 'team' });
     const bySession = await openSse(`${base}/v1/workspaces/${ws.slug}/tokens/stream`, {
       cookie: session.cookie,
@@ -106,7 +106,9 @@ describe.each(dialects())('%s: change stream and usage reports', (dialect) => {
     await bySession.next((e) => e.comment === 'keep-alive');
     t.services.notifier.applyLocally({ type: 'reset' });
     await bySession.next((e) => e.event === 'reset');
-    // A missed notice may have revoked the credential: the stream ends, its verifier reconnects.
+    // A missed notice may have revoked the credential: reset, then the stream ends and its
+    // verifier reconnects.
+    await byKey.next((e) => e.event === 'reset');
     expect(await endedByServer(byKey)).toBe('changes_missed');
     // A notice from a node that names no tokens cannot be relayed precisely: the same.
     const byToken = await stream(token);
