@@ -42,6 +42,6 @@ export const UsageReportReceived = Type.Object(
 /** The event stream, as documented (the body is written by hand, never serialised from this). */
 export const ChangeStreamResponse = {
   description:
-    'Server-sent events: `event: invalidate` with `data: {"token_ids": [...]}`, `event: reset`, and a `: keep-alive` comment line every 15 s',
+    'Server-sent events: `event: invalidate` with `data: {"token_ids": [...]}`, `event: reset`, `event: end` with `data: {"reason": ...}` as the last event when the credential that opened the stream stops being valid, and a `: keep-alive` comment line every 15 s',
   content: { 'text/event-stream': { schema: { type: 'string' } } },
 } as const;

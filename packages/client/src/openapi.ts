@@ -4106,7 +4106,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events: `event: invalidate` with `data: {"token_ids": [...]}`, `event: reset`, and a `: keep-alive` comment line every 15 s */
+            /** @description Server-sent events: `event: invalidate` with `data: {"token_ids": [...]}`, `event: reset`, `event: end` with `data: {"reason": ...}` as the last event when the credential that opened the stream stops being valid, and a `: keep-alive` comment line every 15 s */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6783,7 +6783,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events: `event: invalidate` with `data: {"token_ids": [...]}`, `event: reset`, and a `: keep-alive` comment line every 15 s */
+            /** @description Server-sent events: `event: invalidate` with `data: {"token_ids": [...]}`, `event: reset`, `event: end` with `data: {"reason": ...}` as the last event when the credential that opened the stream stops being valid, and a `: keep-alive` comment line every 15 s */
             200: {
                 headers: {
                     [name: string]: unknown;
