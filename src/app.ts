@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { accountRoutes } from './accounts/routes.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { auditRoutes } from './audit/routes.js';
-import { cachedApiKey, resolveApiKey } from './auth/principal.js';
+import { resolveApiKey } from './auth/principal.js';
 import { ping } from './db/database.js';
 import { createAccess } from './http/access.js';
 import { registerDashboard } from './http/dashboard.js';
@@ -124,7 +124,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
     clock: services.clock,
     sessions: services.sessions,
     resolveApiKey: (secret) => resolveApiKey(services.db, secret, services.credentialCache),
-    cachedApiKey: (secret) => cachedApiKey(secret, services.credentialCache),
+    cachedApiKey: (keyDigest) => services.credentialCache.get(keyDigest),
     resolveToken: createTokenCredentials({ verifier: services.verifier, clock: services.clock }),
     workspaces: services.workspaces,
     rateLimiter: services.rateLimiter,

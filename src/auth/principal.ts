@@ -93,15 +93,6 @@ export async function resolveApiKey(
   return principal;
 }
 
-/** `resolveApiKey` from the cache only: undefined when only the database can tell (never reads it). */
-export function cachedApiKey(
-  secret: string,
-  cache: InvalidatingCache<ApiKeyPrincipal>,
-): ApiKeyPrincipal | null | undefined {
-  if (parseSecret(secret) !== 'api_key') return null;
-  return cache.get(digest(secret));
-}
-
 async function loadApiKey(db: Db, presentedDigest: string, secret: string): Promise<ApiKeyPrincipal | null> {
   const row = await db
     .selectFrom('api_keys')

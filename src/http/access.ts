@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Workspace, WorkspaceContext } from '../auth/context.js';
-import { constantTimeEqual, parseSecret } from '../auth/credentials.js';
+import { constantTimeEqual, digest, parseSecret } from '../auth/credentials.js';
 import { isAllowed, type Permission } from '../auth/permissions.js';
 import {
   type ApiKeyPrincipal,
@@ -20,6 +20,35 @@ import { setSessionCookie } from './session-cookie.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
+const KNOWN_KEY = Symbol('tooken.access.knownKey');
+
+/**
+ * A connection (its socket) remembers the digest of the last API key presented on it: a service
+ * sends the same key on every request of a kept-alive connection, so its checksum and SHA-256 are
+ * computed once per connection instead of once per request. Only the digest is kept, and only for
+ * the exact header that produced it (compared with a header sent earlier on the same connection,
+ * so the comparison reveals nothing the sender does not already know).
+ */
+export interface KeyMemo {
+  [KNOWN_KEY]?: { authorization: string; digest: string };
+}
+
+/** The digest of a bearer API key's secret, or null when the header holds no well-formed API key. */
+function apiKeyDigestOf(authorization: string, connection: KeyMemo): string | null {
+  const known = connection[KNOWN_KEY];
+  if (known !== undefined && known.authorization === authorization) return known.digest;
+  let presented: Presented;
+  try {
+    presented = presentedCredential(authorization, undefined);
+  } catch {
+    return null;
+  }
+  if (presented?.kind !== 'bearer' || parseSecret(presented.secret) !== 'api_key') return null;
+  const keyDigest = digest(presented.secret);
+  connection[KNOWN_KEY] = { authorization, digest: keyDigest };
+  return keyDigest;
+}
+
 /** What resolving a caller needs, each from the feature that owns it. */
 export interface AccessDeps {
   clock: Clock;
@@ -27,10 +56,10 @@ export interface AccessDeps {
   /** An API key by its secret (401 when unknown). */
   resolveApiKey(secret: string): Promise<ApiKeyPrincipal>;
   /**
-   * An API key from the in-process cache only: the principal, null when known to be no key, or
-   * undefined when only the database can tell.
+   * An API key from the in-process cache only, by the digest of its secret: the principal, null
+   * when known to be no key, or undefined when only the database can tell.
    */
-  cachedApiKey(secret: string): ApiKeyPrincipal | null | undefined;
+  cachedApiKey(digest: string): ApiKeyPrincipal | null | undefined;
   /** A token used as an API credential (401 when unknown, expired or revoked). */
   resolveToken(secret: string): Promise<TokenPrincipal>;
   workspaces: {
@@ -127,16 +156,13 @@ export function createAccess(deps: AccessDeps) {
     authorization: string | undefined,
     slug: string | undefined,
     permission: Permission,
+    connection: KeyMemo,
   ): WorkspaceContext | null {
     if (authorization === undefined) return null;
-    let presented: Presented;
-    try {
-      presented = presentedCredential(authorization, undefined);
-    } catch {
-      return null;
-    }
-    if (presented?.kind !== 'bearer') return null;
-    const principal = deps.cachedApiKey(presented.secret);
+    const keyDigest = apiKeyDigestOf(authorization, connection);
+    if (keyDigest === null) return null;
+    // Looked up on every request, so a revocation or role change applies at once.
+    const principal = deps.cachedApiKey(keyDigest);
     if (principal === undefined || principal === null) return null;
     const workspace = workspaces.cachedById(principal.workspaceId);
     if (workspace === undefined || workspace === null) return null;

@@ -52,6 +52,7 @@ export interface VerifyLaneOptions {
     authorization: string | undefined,
     slug: string | undefined,
     permission: Permission,
+    connection: object,
   ): WorkspaceContext | null;
   /** The framework's own JSON body parser: the parsed value, or `undefined` when it refuses. */
   parseJson(text: string): unknown;
@@ -114,7 +115,7 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
   ) => {
     const body = options.parseJson(raw.toString('utf8'));
     if (body === undefined || !options.validateBody(body)) return handOver(req, res, next, raw);
-    const context = options.cachedContext(req.headers.authorization, slug, 'tokens.verify');
+    const context = options.cachedContext(req.headers.authorization, slug, 'tokens.verify', req.socket);
     if (context === null) return handOver(req, res, next, raw);
     if (options.closing()) return handOver(req, res, next, raw);
     counts.answered += 1;

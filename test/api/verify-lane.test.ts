@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ function overHttp(
   path: string,
   headers: Record<string, string>,
   body: string,
+  agent?: Agent,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -53,6 +54,7 @@ function overHttp(
         method: 'POST',
         path,
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        ...(agent ? { agent } : {}),
       },
       (res) => {
         let text = '';
@@ -308,6 +310,43 @@ describe.each(dialects())('%s: the verify fast lane', (dialect) => {
     expect(del.statusCode, del.body).toBe(204);
     const after = await both('/v1/tokens/verify', jsonHeaders(doomed.key), body);
     expect(after.http.status).toBe(401);
+  });
+
+  it('keeps the keys of one kept-alive connection apart (the connection remembers only the last key)', async () => {
+    const other = await ownerWorkspace(t.app, { key: 'team' });
+    await settle(dialect, t);
+    const ours = await issue();
+    const theirs = await t.app.inject({
+      method: 'POST',
+      url: '/v1/tokens',
+      headers: bearer(other.key.key),
+      payload: { name: 'theirs', scopes: ['tokens:read'] },
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const answeredBefore = lane().counts.answered;
+    try {
+      const codes: string[] = [];
+      for (const [secret, token] of [
+        [key.key, ours.token],
+        [other.key.key, json(theirs).token],
+        [other.key.key, ours.token],
+        [key.key, json(theirs).token],
+        [key.key, ours.token],
+      ] as const) {
+        const answer = await overHttp(
+          port,
+          '/v1/tokens/verify',
+          jsonHeaders(secret),
+          JSON.stringify({ token }),
+          agent,
+        );
+        codes.push(JSON.parse(answer.body).code);
+      }
+      expect(codes).toEqual(['VALID', 'VALID', 'NOT_FOUND', 'NOT_FOUND', 'VALID']);
+      expect(lane().counts.answered - answeredBefore).toBe(5);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('ignores an Idempotency-Key as the route does, and honours an incoming X-Request-Id', async () => {
