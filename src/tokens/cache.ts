@@ -1,6 +1,16 @@
 import { type CacheSize, createInvalidatingCache, type InvalidatingCache } from '../cluster/cache.js';
 
 /** What verification needs to know about a secret, cached in-process by its digest. */
+/** The token as a verify answer names it (docs/tokens.md#verify). */
+export interface VerifiedToken {
+  id: string;
+  name: string;
+  scopes: string[];
+  expires_at: string | null;
+  metadata: Record<string, unknown>;
+  external_id: string | null;
+}
+
 export interface CachedToken {
   id: string;
   workspaceId: string;
@@ -16,6 +26,8 @@ export interface CachedToken {
   usesLimited: boolean;
   /** Its own rate limit, or null. */
   rate: { limit: number; windowSeconds: number } | null;
+  /** Its part of every answer, built once when read (frozen: answers share it). */
+  view: Readonly<VerifiedToken>;
 }
 
 /**

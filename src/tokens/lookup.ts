@@ -23,6 +23,38 @@ const tokenBySecretDigest = (db: Db, digest: string) =>
     ])
     .where('token_secrets.digest', '=', digest);
 
+type TokenRow = Awaited<ReturnType<ReturnType<typeof tokenBySecretDigest>['executeTakeFirstOrThrow']>>;
+
+/** A row as the cache keeps it, with its part of every verify answer built once. */
+function cachedTokenOf(row: TokenRow): CachedToken {
+  const scopes = decodeScopes(row.scopes);
+  const metadata = decodeMetadata(row.metadata);
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    name: row.name,
+    scopes,
+    metadata,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    retiresAt: row.retires_at,
+    externalId: row.external_id,
+    usesLimited: row.uses_remaining !== null,
+    rate:
+      row.rate_limit === null || row.rate_window_seconds === null
+        ? null
+        : { limit: Number(row.rate_limit), windowSeconds: Number(row.rate_window_seconds) },
+    view: Object.freeze({
+      id: row.id,
+      name: row.name,
+      scopes,
+      expires_at: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+      metadata,
+      external_id: row.external_id,
+    }),
+  };
+}
+
 /** Finds the token behind a secret's digest (see `createTokenLookup`). */
 export type TokenLookup = (digest: string) => Promise<CachedToken | null>;
 
@@ -46,25 +78,7 @@ export function createTokenLookup(db: Db, cache: TokenCache): TokenLookup {
     const withDigest: typeof compiled = { ...compiled, parameters: [digest] };
     const { rows } = await db.executeQuery(withDigest);
     const row = rows[0];
-    const token: CachedToken | null =
-      row === undefined
-        ? null
-        : {
-            id: row.id,
-            workspaceId: row.workspace_id,
-            name: row.name,
-            scopes: decodeScopes(row.scopes),
-            metadata: decodeMetadata(row.metadata),
-            expiresAt: row.expires_at,
-            revokedAt: row.revoked_at,
-            retiresAt: row.retires_at,
-            externalId: row.external_id,
-            usesLimited: row.uses_remaining !== null,
-            rate:
-              row.rate_limit === null || row.rate_window_seconds === null
-                ? null
-                : { limit: Number(row.rate_limit), windowSeconds: Number(row.rate_window_seconds) },
-          };
+    const token = row === undefined ? null : cachedTokenOf(row);
     cache.set(digest, token, generation);
     return token;
   };

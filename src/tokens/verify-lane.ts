@@ -195,16 +195,34 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
       ) {
         return handOver(req, res, next);
       }
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-        answer(req, res, next, slug, https, started, raw);
-      });
-      // A connection lost mid-body has no one left to answer; the socket is closed by Node.
-      req.on('error', () => {});
+      // A body this small nearly always arrives with its headers: Node's parser gives it to the
+      // request right after this handler returns, in the same read. It is picked up on the next
+      // tick, without the stream machinery of 'data' and 'end' events; a late one is streamed.
+      process.nextTick(readBody, req, res, next, slug, https, started);
     },
   };
+
+  function readBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (req: IncomingMessage, res: ServerResponse) => void,
+    slug: string | undefined,
+    https: boolean,
+    started: number,
+  ) {
+    if (req.complete) {
+      const raw = req.read() as Buffer | null;
+      if (raw !== null) return answer(req, res, next, slug, https, started, raw);
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      answer(req, res, next, slug, https, started, raw);
+    });
+    // A connection lost mid-body has no one left to answer; the socket is closed by Node.
+    req.on('error', () => {});
+  }
 }
 
 /**

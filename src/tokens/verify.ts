@@ -2,7 +2,7 @@ import { digest, parseSecret } from '../auth/credentials.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
 import type { UsageBuffer } from '../usage/buffer.js';
-import type { CachedToken, TokenCache } from './cache.js';
+import type { CachedToken, TokenCache, VerifiedToken } from './cache.js';
 import { createTokenLookup } from './lookup.js';
 import type { TokenRateLimiter, TokenRateState } from './rate.js';
 import { tokenStatus } from './status.js';
@@ -20,14 +20,7 @@ export type VerifyCode =
 export interface VerifyResult {
   valid: boolean;
   code: VerifyCode;
-  token?: {
-    id: string;
-    name: string;
-    scopes: string[];
-    expires_at: string | null;
-    metadata: Record<string, unknown>;
-    external_id: string | null;
-  };
+  token?: Readonly<VerifiedToken>;
   /**
    * When VALID: the earliest instant this exact secret stops being valid without any further
    * change (the token's expiry, or the end of the rotation grace of a retiring secret); else null.
@@ -50,23 +43,25 @@ export const serializeVerifyResult = (result: VerifyResult): string => JSON.stri
 /** Counts an answered verification by its code (for /metrics): a plain increment, no allocation. */
 export type VerifyResultRecorder = (code: VerifyCode) => void;
 
+export interface VerifyInput {
+  workspaceId: string;
+  presented: string;
+  scopes: readonly string[];
+  rateLimited: boolean;
+}
+
 export interface Verifier {
   /** The token behind a presented secret if it is one of ours and not retired by rotation. */
   find(presented: string): Promise<CachedToken | null>;
-  verify(input: {
-    workspaceId: string;
-    presented: string;
-    scopes: readonly string[];
-    rateLimited: boolean;
-  }): Promise<VerifyResult>;
+  verify(input: VerifyInput): Promise<VerifyResult>;
 }
 
 /** The earliest of the token's expiry and the end of this secret's rotation grace, if any. */
 function validUntil(token: CachedToken): string | null {
   const { expiresAt, retiresAt } = token;
-  const until =
-    expiresAt === null ? retiresAt : retiresAt === null ? expiresAt : Math.min(expiresAt, retiresAt);
-  return until === null ? null : new Date(until).toISOString();
+  // Most secrets are current: their answer's expiry, already written out, is the instant.
+  if (retiresAt === null) return token.view.expires_at;
+  return new Date(expiresAt === null ? retiresAt : Math.min(expiresAt, retiresAt)).toISOString();
 }
 
 /**
@@ -94,52 +89,56 @@ export function createVerifier({
     return result;
   };
   const lookupToken = createTokenLookup(db, cache);
-  const find = async (presented: string): Promise<CachedToken | null> => {
+  /** A secret retired by rotation is no longer the token's. */
+  const usable = (token: CachedToken | null): CachedToken | null =>
+    token === null || (token.retiresAt !== null && token.retiresAt <= clock()) ? null : token;
+  /**
+   * The token behind a presented secret: at once from the cache (most verifications: no promise
+   * on that path), else through the one indexed read.
+   */
+  const locate = (presented: string): CachedToken | null | Promise<CachedToken | null> => {
     if (parseSecret(presented) !== 'token') return null;
-    const token = await lookupToken(digest(presented));
-    if (token === null || (token.retiresAt !== null && token.retiresAt <= clock())) return null;
-    return token;
+    const secretDigest = digest(presented);
+    const cached = cache.get(secretDigest);
+    if (cached !== undefined) return usable(cached);
+    return lookupToken(secretDigest).then(usable);
   };
   const rateOf = (token: CachedToken): TokenRateState | undefined =>
     token.rate === null ? undefined : limits.rate.peek(token.id, token.rate.limit, token.rate.windowSeconds);
-  return {
-    find,
-    async verify({ workspaceId, presented, scopes, rateLimited }) {
-      const token = await find(presented);
-      if (token === null || token.workspaceId !== workspaceId)
-        return answer({ valid: false, code: 'NOT_FOUND', valid_until: null });
-      const now = clock();
-      const body = {
-        id: token.id,
-        name: token.name,
-        scopes: token.scopes,
-        expires_at: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
-        metadata: token.metadata,
-        external_id: token.externalId,
-      };
-      // A token with limits of its own says so in every answer (`remaining`, `ratelimit`), so an
-      // in-process verifier knows never to cache it; the budget is read from the database each time.
-      const refused = async (code: VerifyCode, ratelimit = rateOf(token)): Promise<VerifyResult> => {
-        const result: VerifyResult = { valid: false, code, valid_until: null, token: body };
-        if (token.usesLimited) result.remaining = await limits.uses.left(token.id);
+
+  /** The answer for a located token; a promise only when its budget of uses must be read or taken. */
+  const decide = (
+    token: CachedToken | null,
+    { workspaceId, scopes, rateLimited }: VerifyInput,
+  ): VerifyResult | Promise<VerifyResult> => {
+    if (token === null || token.workspaceId !== workspaceId)
+      return answer({ valid: false, code: 'NOT_FOUND', valid_until: null });
+    const now = clock();
+    const body = token.view;
+    // A token with limits of its own says so in every answer (`remaining`, `ratelimit`), so an
+    // in-process verifier knows never to cache it; the budget is read from the database each time.
+    const refused = (code: VerifyCode, ratelimit = rateOf(token)): VerifyResult | Promise<VerifyResult> => {
+      const result: VerifyResult = { valid: false, code, valid_until: null, token: body };
+      const finish = () => {
         if (ratelimit !== undefined) result.ratelimit = ratelimit;
         return answer(result);
       };
-      const status = tokenStatus(token, now);
-      if (status === 'revoked') return refused('REVOKED');
-      if (status === 'expired') return refused('EXPIRED');
-      const own =
-        token.rate === null ? null : limits.rate.hit(token.id, token.rate.limit, token.rate.windowSeconds);
-      const ratelimit = own?.state;
-      if (rateLimited || own?.allowed === false) return refused('RATE_LIMITED', ratelimit);
-      if (!scopes.every((scope) => token.scopes.includes(scope)))
-        return refused('INSUFFICIENT_SCOPE', ratelimit);
-      let remaining: number | undefined;
-      if (token.usesLimited) {
-        const left = await limits.uses.take(token.id);
-        if (left === null) return refused('USAGE_EXCEEDED', ratelimit);
-        remaining = left;
-      }
+      if (!token.usesLimited) return finish();
+      return limits.uses.left(token.id).then((left) => {
+        result.remaining = left;
+        return finish();
+      });
+    };
+    const status = tokenStatus(token, now);
+    if (status === 'revoked') return refused('REVOKED');
+    if (status === 'expired') return refused('EXPIRED');
+    const own =
+      token.rate === null ? null : limits.rate.hit(token.id, token.rate.limit, token.rate.windowSeconds);
+    const ratelimit = own?.state;
+    if (rateLimited || own?.allowed === false) return refused('RATE_LIMITED', ratelimit);
+    if (!scopes.every((scope) => token.scopes.includes(scope)))
+      return refused('INSUFFICIENT_SCOPE', ratelimit);
+    const valid = (remaining: number | undefined): VerifyResult => {
       const result: VerifyResult = {
         valid: true,
         code: 'VALID',
@@ -150,6 +149,25 @@ export function createVerifier({
       if (ratelimit !== undefined) result.ratelimit = ratelimit;
       usage.tokenUsed(token.id, now);
       return answer(result);
+    };
+    if (!token.usesLimited) return valid(undefined);
+    return limits.uses
+      .take(token.id)
+      .then((left) => (left === null ? refused('USAGE_EXCEEDED', ratelimit) : valid(left)));
+  };
+
+  return {
+    async find(presented) {
+      return locate(presented);
+    },
+    verify(input) {
+      try {
+        const located = locate(input.presented);
+        if (located instanceof Promise) return located.then((token) => decide(token, input));
+        return Promise.resolve(decide(located, input));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
   };
 }

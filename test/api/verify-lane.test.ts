@@ -1,5 +1,5 @@
 import { Agent, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerifyResponse } from '../../src/tokens/schemas.js';
@@ -347,6 +347,33 @@ describe.each(dialects())('%s: the verify fast lane', (dialect) => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('answers a body that arrives after its headers, in pieces', async () => {
+    const token = await issue();
+    const body = JSON.stringify({ token: token.token });
+    const before = lane().counts.answered;
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 30));
+    socket.write(
+      `POST /v1/tokens/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${key.key}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+    );
+    await pause();
+    socket.write(body.slice(0, 10));
+    await pause();
+    // Written, not ended: a client's end of the connection aborts its pending request (Node).
+    socket.write(body.slice(10));
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 'VALID' });
+    expect(lane().counts.answered).toBe(before + 1);
   });
 
   it('ignores an Idempotency-Key as the route does, and honours an incoming X-Request-Id', async () => {
