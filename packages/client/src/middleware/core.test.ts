@@ -206,11 +206,11 @@ describe('createGate', () => {
   it('takes an answer verifyLocally gives at once, mapped as verify’s, without calling verify', () => {
     const valid = answeringAtOnce({ valid: true, code: 'VALID', token: { ...TOKEN, extra: 1 } });
     const gate = createGate({ verifier: valid.verifier, scopes: ['orders:read'] });
-    expect(gate.now(HEADER)).toEqual({ ...TOKEN, external_id: null });
+    expect(gate.atOnce(HEADER)).toEqual({ ...TOKEN, external_id: null });
     expect(valid.calls).toEqual(['local {"scopes":["orders:read"]}']);
     const scoped = answeringAtOnce({ valid: false, code: 'INSUFFICIENT_SCOPE', token: TOKEN });
     expect(
-      createGate({ verifier: scoped.verifier, scopes: ['orders:admin'], realm: 'r' }).now(HEADER),
+      createGate({ verifier: scoped.verifier, scopes: ['orders:admin'], realm: 'r' }).atOnce(HEADER),
     ).toEqual({
       status: 403,
       headers: { 'www-authenticate': 'Bearer realm="r", error="insufficient_scope", scope="orders:admin"' },
@@ -218,7 +218,7 @@ describe('createGate', () => {
     });
     for (const code of ['REVOKED', 'EXPIRED', 'NOT_FOUND']) {
       const refused = answeringAtOnce({ valid: false, code });
-      expect(createGate({ verifier: refused.verifier }).now(HEADER)).toMatchObject({ status: 401 });
+      expect(createGate({ verifier: refused.verifier }).atOnce(HEADER)).toMatchObject({ status: 401 });
       expect(refused.calls).toEqual(['local undefined']);
     }
   });
@@ -226,7 +226,7 @@ describe('createGate', () => {
   it('gives nothing at once when verifyLocally cannot answer, and decide then asks verify', async () => {
     const { verifier, calls } = answeringAtOnce(undefined);
     const gate = createGate({ verifier });
-    expect(gate.now(HEADER)).toBeUndefined();
+    expect(gate.atOnce(HEADER)).toBeUndefined();
     expect(await gate.decide(HEADER)).toEqual({ ...TOKEN, external_id: null });
     expect(calls).toEqual(['local undefined', 'verify undefined']);
   });
@@ -234,22 +234,22 @@ describe('createGate', () => {
   it('gives nothing at once for a verifier without verifyLocally, but refuses a missing credential at once', () => {
     const { verifier, calls } = answering({ valid: true, code: 'VALID', token: TOKEN });
     const gate = createGate({ verifier });
-    expect(gate.now(HEADER)).toBeUndefined();
-    expect(gate.now(undefined)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
-    expect(gate.now('Basic abc')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect(gate.atOnce(HEADER)).toBeUndefined();
+    expect(gate.atOnce(undefined)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    expect(gate.atOnce('Basic abc')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     expect(calls).toEqual([]);
   });
 
   it('answers 503 when verifyLocally throws unavailable, and throws TookenMiddlewareError for anything else', () => {
     const down = answeringAtOnce(new TookenUnavailableError());
-    expect(createGate({ verifier: down.verifier, retryAfterSeconds: 3 }).now(HEADER)).toMatchObject({
+    expect(createGate({ verifier: down.verifier, retryAfterSeconds: 3 }).atOnce(HEADER)).toMatchObject({
       status: 503,
       headers: { 'retry-after': '3' },
     });
     const broken = answeringAtOnce(new TypeError('boom'));
-    expect(() => createGate({ verifier: broken.verifier }).now(HEADER)).toThrow(TookenMiddlewareError);
+    expect(() => createGate({ verifier: broken.verifier }).atOnce(HEADER)).toThrow(TookenMiddlewareError);
     const tokenless = answeringAtOnce({ valid: true, code: 'VALID' });
-    expect(() => createGate({ verifier: tokenless.verifier }).now(HEADER)).toThrow(TookenMiddlewareError);
+    expect(() => createGate({ verifier: tokenless.verifier }).atOnce(HEADER)).toThrow(TookenMiddlewareError);
   });
 });
 

@@ -79,7 +79,7 @@ export interface Gate {
    * verifier gave at once (`verifyLocally`, e.g. a cache hit). `undefined` when the verifier must
    * be asked: then `decide` gives the same outcome as if this had not been called.
    */
-  now(authorization: string | readonly string[] | null | undefined): Outcome | undefined;
+  atOnce(authorization: string | readonly string[] | null | undefined): Outcome | undefined;
   /** The outcome, asking the verifier when needed. */
   decide(authorization: string | readonly string[] | null | undefined): Promise<Outcome>;
 }
@@ -115,7 +115,7 @@ export function createGate(options: TookenMiddlewareOptions): Gate {
   };
 
   return {
-    now(authorization) {
+    atOnce(authorization) {
       const credential = parseBearer(authorization);
       if (credential.kind === 'missing') return missingCredential(realm);
       if (credential.kind === 'malformed') return invalidToken(realm);

@@ -59,7 +59,7 @@ export function tookenExpress(options: TookenMiddlewareOptions) {
   return (req: ExpressLikeRequest, res: ExpressLikeResponse, next: (error?: unknown) => void): void => {
     let outcome: Outcome | undefined;
     try {
-      outcome = gate.now(req.headers.authorization);
+      outcome = gate.atOnce(req.headers.authorization);
     } catch (error) {
       next(error);
       return;

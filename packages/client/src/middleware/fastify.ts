@@ -53,7 +53,7 @@ export function tookenFastify(options: TookenMiddlewareOptions) {
   return (request: FastifyLikeRequest, reply: FastifyLikeReply, done: (error?: Error) => void): void => {
     let outcome: Outcome | undefined;
     try {
-      outcome = gate.now(request.headers.authorization);
+      outcome = gate.atOnce(request.headers.authorization);
     } catch (error) {
       done(error as Error);
       return;

@@ -30,5 +30,5 @@ export async function authenticate(
 ): Promise<AuthenticateResult> {
   const gate = createGate(options);
   const authorization = request.headers.get('authorization');
-  return authenticateResult(gate.now(authorization) ?? (await gate.decide(authorization)));
+  return authenticateResult(gate.atOnce(authorization) ?? (await gate.decide(authorization)));
 }

@@ -25,7 +25,7 @@ export function tookenHono(options: TookenMiddlewareOptions) {
   return async (c: HonoLikeContext, next: () => Promise<void>): Promise<Response | undefined> => {
     const authorization = c.req.raw.headers.get('authorization');
     // A verifier that answers at once (a cache hit) is not waited for.
-    const auth = authenticateResult(gate.now(authorization) ?? (await gate.decide(authorization)));
+    const auth = authenticateResult(gate.atOnce(authorization) ?? (await gate.decide(authorization)));
     if (!auth.ok) return auth.response;
     c.set('tooken', auth.token);
     await next();
