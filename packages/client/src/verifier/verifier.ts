@@ -200,8 +200,8 @@ export function createVerifier(options: VerifierOptions): CachedVerifier {
 
   /**
    * The entry that may answer the secret whose digest is `key` at `at`: cached, before its
-   * `valid_until` and within `maxAgeMs` (counted as a hit); an entry past either is dropped.
-   * The caller checks that the stream is connected (or, for `staleIfErrorMs`, how long it was lost).
+   * `valid_until` and within `maxAgeMs`; an entry past either is dropped. The caller checks that the
+   * stream is connected, and counts the hit.
    */
   const servable = (key: string, at: number): Entry | undefined => {
     const entry = cache.get(key);
