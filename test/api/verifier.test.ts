@@ -307,6 +307,105 @@ describe.each(dialects())('%s: in-process verifier against a server', (dialect) 
       new Date(servedAt).toISOString(),
     );
   });
+
+  describe('verifyLocally', () => {
+    it('answers at once only what verify would serve from its cache, or a malformed secret', async () => {
+      const counter = countingFetch();
+      const { verifier, issue } = await setup({ fetch: counter.fetcher });
+      const token = await issue();
+      // Not cached yet: the server must be asked, and verifyLocally never asks it.
+      expect(verifier.verifyLocally(token.token)).toBeUndefined();
+      expect(verifier.verifyLocally(mistyped(token.token))).toEqual({
+        valid: false,
+        code: 'NOT_FOUND',
+        valid_until: null,
+      });
+      expect(verifier.verifyLocally('tkn_short')).toMatchObject({ code: 'NOT_FOUND' });
+      expect(counter.count('/tokens/verify')).toBe(0);
+      expect(verifier.stats()).toMatchObject({ hits: 0, misses: 0 });
+
+      const asked = await verifier.verify(token.token);
+      expect(asked).toMatchObject({ valid: true, code: 'VALID', token: { id: token.id } });
+      const local = verifier.verifyLocally(token.token);
+      // The very answer verify serves from the cache, shared and frozen.
+      expect(local).toBe(await verifier.verify(token.token));
+      expect(Object.isFrozen(local)).toBe(true);
+      expect(verifier.verifyLocally(token.token, { scopes: ['tokens:read'] })).toMatchObject({
+        code: 'VALID',
+      });
+      const refused = verifier.verifyLocally(token.token, { scopes: ['tokens:write'] });
+      expect(refused).toMatchObject({ valid: false, code: 'INSUFFICIENT_SCOPE', token: { id: token.id } });
+      expect(await verifier.verify(token.token, { scopes: ['tokens:write'] })).toBe(refused);
+      expect(counter.count('/tokens/verify')).toBe(1);
+      expect(verifier.stats()).toMatchObject({ hits: 5, misses: 1 });
+    });
+
+    it('gives nothing once a revocation dropped the answer, then the new answer once verify asked', async () => {
+      const { key, verifier, issue, heard } = await setup();
+      const token = await issue();
+      await verifier.verify(token.token);
+      expect(verifier.verifyLocally(token.token)).toMatchObject({ code: 'VALID' });
+      await heard(() => call(key, 'DELETE', `/v1/tokens/${token.id}`));
+      expect(verifier.verifyLocally(token.token)).toBeUndefined();
+      expect((await verifier.verify(token.token)).code).toBe('REVOKED');
+      expect(verifier.verifyLocally(token.token)).toMatchObject({ valid: false, code: 'REVOKED' });
+    });
+
+    it('never serves an answer past its valid_until', async () => {
+      const { key, verifier, issue, heard } = await setup();
+      const token = await issue({ expires_at: null });
+      await heard(() => call(key, 'POST', `/v1/tokens/${token.id}/rotate`, { grace_period_seconds: 60 }));
+      expect((await verifier.verify(token.token)).code).toBe('VALID');
+      t.clock.advance(59_999);
+      expect(verifier.verifyLocally(token.token)).toMatchObject({ code: 'VALID' });
+      t.clock.advance(1);
+      expect(verifier.verifyLocally(token.token)).toBeUndefined();
+      expect(verifier.stats().entries).toBe(0);
+      expect((await verifier.verify(token.token)).code).toBe('NOT_FOUND');
+    });
+
+    it('never serves a cached answer while its stream is down, not even within staleIfErrorMs', async () => {
+      const port = Number(new URL(baseUrl).port);
+      const proxy = await startTcpProxy({ host: '127.0.0.1', port });
+      try {
+        const { verifier, issue } = await setup({
+          url: `http://127.0.0.1:${proxy.port}`,
+          staleIfErrorMs: 60_000,
+        });
+        const token = await issue();
+        expect((await verifier.verify(token.token)).code).toBe('VALID');
+        expect(verifier.verifyLocally(token.token)).toMatchObject({ code: 'VALID' });
+        await proxy.cut();
+        await until(() => !verifier.stats().connected);
+        expect(verifier.stats().entries).toBe(1); // kept for staleIfErrorMs…
+        expect(verifier.verifyLocally(token.token)).toBeUndefined(); // …served only by verify, on failure
+        expect((await verifier.verify(token.token)).code).toBe('VALID');
+        await verifier.close();
+        expect(verifier.verifyLocally(token.token)).toBeUndefined();
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('reports the uses it served, moving last_used_at', async () => {
+      const { key, verifier, issue } = await setup();
+      const token = await issue();
+      expect((await verifier.verify(token.token)).code).toBe('VALID');
+      t.clock.advance(1000);
+      const servedAt = t.clock.now();
+      expect(verifier.verifyLocally(token.token)).toMatchObject({ code: 'VALID' });
+      // A refused scope is not a use.
+      t.clock.advance(1000);
+      expect(verifier.verifyLocally(token.token, { scopes: ['tokens:write'] })).toMatchObject({
+        code: 'INSUFFICIENT_SCOPE',
+      });
+      await verifier.close(); // flushes the report
+      await t.services.usage.flush();
+      expect(json(await call(key, 'GET', `/v1/tokens/${token.id}`)).last_used_at).toBe(
+        new Date(servedAt).toISOString(),
+      );
+    });
+  });
 });
 
 const onPostgres = dialects().filter((d) => d === 'postgres');

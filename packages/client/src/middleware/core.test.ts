@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { VerifyResult } from '../client.js';
 import { TookenError, TookenUnavailableError, TookenUnreachableError } from '../errors.js';
-import { decide, TookenMiddlewareError } from './core.js';
+import { createGate, decide, TookenMiddlewareError } from './core.js';
+import { tookenFastify } from './fastify.js';
 import type { TokenVerifier } from './types.js';
 
 const SECRET = 'tkn_4fQ9xZ2kLm8pR3sT6vW1yB5cD7eG0hJ2nP4q';
@@ -178,5 +179,128 @@ describe('decide', () => {
     await expect(
       decide(HEADER, { verifier: answering({ valid: true, code: 'VALID' }).verifier }),
     ).rejects.toThrow(TookenMiddlewareError);
+  });
+});
+
+/**
+ * A verifier that answers `local` at once from `verifyLocally` (or throws it) and `answer` from
+ * `verify`, recording which was asked.
+ */
+function answeringAtOnce(local: unknown, answer: unknown = { valid: true, code: 'VALID', token: TOKEN }) {
+  const calls: string[] = [];
+  const verifier: TokenVerifier = {
+    verifyLocally(_secret, options) {
+      calls.push(`local ${JSON.stringify(options)}`);
+      if (local instanceof Error) throw local;
+      return local as VerifyResult | undefined;
+    },
+    async verify(_secret, options) {
+      calls.push(`verify ${JSON.stringify(options)}`);
+      return answer as VerifyResult;
+    },
+  };
+  return { verifier, calls };
+}
+
+describe('createGate', () => {
+  it('takes an answer verifyLocally gives at once, mapped as verify’s, without calling verify', () => {
+    const valid = answeringAtOnce({ valid: true, code: 'VALID', token: { ...TOKEN, extra: 1 } });
+    const gate = createGate({ verifier: valid.verifier, scopes: ['orders:read'] });
+    expect(gate.atOnce(HEADER)).toEqual({ ...TOKEN, external_id: null });
+    expect(valid.calls).toEqual(['local {"scopes":["orders:read"]}']);
+    const scoped = answeringAtOnce({ valid: false, code: 'INSUFFICIENT_SCOPE', token: TOKEN });
+    expect(
+      createGate({ verifier: scoped.verifier, scopes: ['orders:admin'], realm: 'r' }).atOnce(HEADER),
+    ).toEqual({
+      status: 403,
+      headers: { 'www-authenticate': 'Bearer realm="r", error="insufficient_scope", scope="orders:admin"' },
+      body: { error: 'insufficient_scope', message: expect.any(String), status: 403 },
+    });
+    for (const code of ['REVOKED', 'EXPIRED', 'NOT_FOUND']) {
+      const refused = answeringAtOnce({ valid: false, code });
+      expect(createGate({ verifier: refused.verifier }).atOnce(HEADER)).toMatchObject({ status: 401 });
+      expect(refused.calls).toEqual(['local undefined']);
+    }
+  });
+
+  it('gives nothing at once when verifyLocally cannot answer, and decide then asks verify', async () => {
+    const { verifier, calls } = answeringAtOnce(undefined);
+    const gate = createGate({ verifier });
+    expect(gate.atOnce(HEADER)).toBeUndefined();
+    expect(await gate.decide(HEADER)).toEqual({ ...TOKEN, external_id: null });
+    expect(calls).toEqual(['local undefined', 'verify undefined']);
+  });
+
+  it('gives nothing at once for a verifier without verifyLocally, but refuses a missing credential at once', () => {
+    const { verifier, calls } = answering({ valid: true, code: 'VALID', token: TOKEN });
+    const gate = createGate({ verifier });
+    expect(gate.atOnce(HEADER)).toBeUndefined();
+    expect(gate.atOnce(undefined)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    expect(gate.atOnce('Basic abc')).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect(calls).toEqual([]);
+  });
+
+  it('answers 503 when verifyLocally throws unavailable, and throws TookenMiddlewareError for anything else', () => {
+    const down = answeringAtOnce(new TookenUnavailableError());
+    expect(createGate({ verifier: down.verifier, retryAfterSeconds: 3 }).atOnce(HEADER)).toMatchObject({
+      status: 503,
+      headers: { 'retry-after': '3' },
+    });
+    const broken = answeringAtOnce(new TypeError('boom'));
+    expect(() => createGate({ verifier: broken.verifier }).atOnce(HEADER)).toThrow(TookenMiddlewareError);
+    const tokenless = answeringAtOnce({ valid: true, code: 'VALID' });
+    expect(() => createGate({ verifier: tokenless.verifier }).atOnce(HEADER)).toThrow(TookenMiddlewareError);
+  });
+});
+
+describe('tookenFastify', () => {
+  const reply = () => {
+    const sent: Array<[string, ...unknown[]]> = [];
+    return {
+      sent,
+      code: (status: number) => sent.push(['code', status]),
+      header: (name: string, value: string) => sent.push(['header', name, value]),
+      send: (body?: unknown) => sent.push(['send', body]),
+    };
+  };
+
+  it('lets a request the verifier answers at once go on before the hook returns', () => {
+    const { verifier, calls } = answeringAtOnce({ valid: true, code: 'VALID', token: TOKEN });
+    const request = { headers: { authorization: HEADER }, tooken: null };
+    const done: unknown[][] = [];
+    const returned = tookenFastify({ verifier })(request, reply(), (...args) => done.push(args));
+    expect(returned).toBeUndefined();
+    expect(done).toEqual([[]]);
+    expect(request.tooken).toEqual({ ...TOKEN, external_id: null });
+    expect(calls).toEqual(['local undefined']);
+  });
+
+  it('sends a refusal at once without calling done', () => {
+    const { verifier } = answeringAtOnce({ valid: false, code: 'REVOKED' });
+    const sent = reply();
+    const done: unknown[][] = [];
+    tookenFastify({ verifier })({ headers: { authorization: HEADER } }, sent, (...args) => done.push(args));
+    expect(done).toEqual([]);
+    expect(sent.sent.map(([what]) => what)).toEqual(['code', 'header', 'send']);
+    expect(sent.sent[0]).toEqual(['code', 401]);
+  });
+
+  it('waits for verify when the verifier cannot answer at once, and hands its failure to done', async () => {
+    const waited = answeringAtOnce(undefined);
+    const request = { headers: { authorization: HEADER }, tooken: null };
+    const passed = await new Promise<unknown[]>((resolve) => {
+      tookenFastify({ verifier: waited.verifier })(request, reply(), (...args) => resolve(args));
+    });
+    expect(passed).toEqual([]);
+    expect(request.tooken).toEqual({ ...TOKEN, external_id: null });
+    const failing = answering(new TookenError(401, 'unauthorized', 'Invalid API key', 'req_1'));
+    const failed = await new Promise<unknown[]>((resolve) => {
+      tookenFastify({ verifier: failing.verifier })(
+        { headers: { authorization: HEADER } },
+        reply(),
+        (...args) => resolve(args),
+      );
+    });
+    expect(failed[0]).toBeInstanceOf(TookenMiddlewareError);
   });
 });

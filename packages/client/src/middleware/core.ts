@@ -1,4 +1,3 @@
-import type { VerifyResult } from '../client.js';
 import { TookenError, TookenUnavailableError, TookenUnreachableError } from '../errors.js';
 import { parseBearer } from './bearer.js';
 import {
@@ -9,7 +8,7 @@ import {
   unavailable,
   usageExceeded,
 } from './refusals.js';
-import type { Decision, TookenMiddlewareOptions, TookenToken } from './types.js';
+import type { Decision, Refusal, TookenMiddlewareOptions, TookenToken } from './types.js';
 
 /**
  * The verify answer as the middleware reads it: the fields every server version sends, plus the
@@ -62,45 +61,99 @@ const tokenOf = (token: NonNullable<Answer['token']>): TookenToken => ({
   expires_at: token.expires_at,
 });
 
+/** What checking a request gives: the token to attach, or the refusal to send. */
+export type Outcome = TookenToken | Refusal;
+
+/** Whether an outcome is a refusal (a token has no `status`). */
+export const isRefusal = (outcome: Outcome): outcome is Refusal => 'status' in outcome;
+
 /**
- * The one decision every adapter sends: reads the bearer secret from the `Authorization` header,
- * asks the verifier, and maps its answer to the token or to a refusal. A failure other than Tooken
- * being unavailable (a misconfigured API key, a bug) throws `TookenMiddlewareError`.
+ * The check one middleware makes of every request, set up once from its options: reads the bearer
+ * secret from the `Authorization` header, asks the verifier, and maps its answer to the token or
+ * to a refusal. A failure other than Tooken being unavailable (a misconfigured API key, a bug)
+ * throws `TookenMiddlewareError`.
+ */
+export interface Gate {
+  /**
+   * The outcome at once, when no wait is needed: no or a malformed credential, or an answer the
+   * verifier gave at once (`verifyLocally`, e.g. a cache hit). `undefined` when the verifier must
+   * be asked: then `decide` gives the same outcome as if this had not been called.
+   */
+  atOnce(authorization: string | readonly string[] | null | undefined): Outcome | undefined;
+  /** The outcome, asking the verifier when needed. */
+  decide(authorization: string | readonly string[] | null | undefined): Promise<Outcome>;
+}
+
+export function createGate(options: TookenMiddlewareOptions): Gate {
+  const { realm, verifier } = options;
+  const scopes = options.scopes ?? [];
+  // One options object for every request (the verifiers only read it).
+  const asked = scopes.length > 0 ? { scopes } : undefined;
+  const retryAfter = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+
+  /** The outcome of the verifier's answer. */
+  const settle = (answer: Answer): Outcome => {
+    switch (answer.code) {
+      case 'VALID':
+        if (answer.valid && answer.token !== undefined) return tokenOf(answer.token);
+        throw new TookenMiddlewareError('Token verification failed (a VALID answer without its token)');
+      case 'INSUFFICIENT_SCOPE':
+        return insufficientScope(scopes, realm);
+      case 'RATE_LIMITED':
+        return rateLimited(answer.ratelimit, Date.now());
+      case 'USAGE_EXCEEDED':
+        return usageExceeded();
+      default:
+        // NOT_FOUND, EXPIRED, REVOKED, and any code this version does not know: never let it in.
+        return invalidToken(realm);
+    }
+  };
+  /** The outcome of a verifier that failed: 503 when Tooken is unavailable, else thrown. */
+  const failed = (error: unknown): Outcome => {
+    if (!isUnavailable(error)) throw misconfigured(error);
+    return unavailable(retryAfter);
+  };
+
+  return {
+    atOnce(authorization) {
+      const credential = parseBearer(authorization);
+      if (credential.kind === 'missing') return missingCredential(realm);
+      if (credential.kind === 'malformed') return invalidToken(realm);
+      if (verifier.verifyLocally === undefined) return undefined;
+      let answer: Answer | undefined;
+      try {
+        answer = verifier.verifyLocally(credential.secret, asked);
+      } catch (error) {
+        return failed(error);
+      }
+      return answer === undefined ? undefined : settle(answer);
+    },
+    async decide(authorization) {
+      const credential = parseBearer(authorization);
+      if (credential.kind === 'missing') return missingCredential(realm);
+      if (credential.kind === 'malformed') return invalidToken(realm);
+      let answer: Answer;
+      try {
+        answer = await verifier.verify(credential.secret, asked);
+      } catch (error) {
+        return failed(error);
+      }
+      return settle(answer);
+    },
+  };
+}
+
+/** The outcome as a `Decision`. */
+export const decisionOf = (outcome: Outcome): Decision =>
+  isRefusal(outcome) ? { ok: false, refusal: outcome } : { ok: true, token: outcome };
+
+/**
+ * The one decision every adapter sends, for a request with this `Authorization` header: the token
+ * or the refusal (the verifier asked through `verify`). Throws `TookenMiddlewareError` as `Gate`.
  */
 export async function decide(
   authorization: string | readonly string[] | null | undefined,
   options: TookenMiddlewareOptions,
 ): Promise<Decision> {
-  const { realm } = options;
-  const scopes = options.scopes ?? [];
-  const credential = parseBearer(authorization);
-  if (credential.kind === 'missing') return { ok: false, refusal: missingCredential(realm) };
-  if (credential.kind === 'malformed') return { ok: false, refusal: invalidToken(realm) };
-
-  let answer: Answer;
-  try {
-    const result: VerifyResult = await options.verifier.verify(
-      credential.secret,
-      scopes.length > 0 ? { scopes } : undefined,
-    );
-    answer = result;
-  } catch (error) {
-    if (!isUnavailable(error)) throw misconfigured(error);
-    return { ok: false, refusal: unavailable(options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS) };
-  }
-
-  switch (answer.code) {
-    case 'VALID':
-      if (answer.valid && answer.token !== undefined) return { ok: true, token: tokenOf(answer.token) };
-      throw new TookenMiddlewareError('Token verification failed (a VALID answer without its token)');
-    case 'INSUFFICIENT_SCOPE':
-      return { ok: false, refusal: insufficientScope(scopes, realm) };
-    case 'RATE_LIMITED':
-      return { ok: false, refusal: rateLimited(answer.ratelimit, Date.now()) };
-    case 'USAGE_EXCEEDED':
-      return { ok: false, refusal: usageExceeded() };
-    default:
-      // NOT_FOUND, EXPIRED, REVOKED, and any code this version does not know: never let it in.
-      return { ok: false, refusal: invalidToken(realm) };
-  }
+  return decisionOf(await createGate(options).decide(authorization));
 }

@@ -1,4 +1,4 @@
-import { decide } from './core.js';
+import { createGate, isRefusal, type Outcome } from './core.js';
 import type { TookenMiddlewareOptions, TookenToken } from './types.js';
 
 /** The parts of Express's request the middleware uses (no import of express). */
@@ -26,33 +26,48 @@ declare global {
 
 /**
  * Express middleware: sets `req.tooken` and calls `next()`, or answers 401/403/429/503 itself.
- * Errors other than Tooken being unavailable go to `next(error)`.
+ * Errors other than Tooken being unavailable go to `next(error)`. When the verifier answers at once
+ * (`verifyLocally`, a cache hit), `next()` is called before it returns.
  *
  * ```ts
  * app.get('/orders', tookenExpress({ verifier, scopes: ['orders:read'] }), (req, res) => …);
  * ```
  */
 export function tookenExpress(options: TookenMiddlewareOptions) {
-  return async (
+  const gate = createGate(options);
+
+  const finish = (
+    outcome: Outcome,
     req: ExpressLikeRequest,
     res: ExpressLikeResponse,
     next: (error?: unknown) => void,
-  ): Promise<void> => {
-    let decision: Awaited<ReturnType<typeof decide>>;
+  ): void => {
+    if (!isRefusal(outcome)) {
+      req.tooken = outcome;
+      next();
+      return;
+    }
     try {
-      decision = await decide(req.headers.authorization, options);
+      res.status(outcome.status);
+      for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
+      res.json(outcome.body);
+    } catch (error) {
+      next(error);
+    }
+  };
+
+  return (req: ExpressLikeRequest, res: ExpressLikeResponse, next: (error?: unknown) => void): void => {
+    let outcome: Outcome | undefined;
+    try {
+      outcome = gate.atOnce(req.headers.authorization);
     } catch (error) {
       next(error);
       return;
     }
-    if (decision.ok) {
-      req.tooken = decision.token;
-      next();
+    if (outcome !== undefined) {
+      finish(outcome, req, res, next);
       return;
     }
-    const { status, headers, body } = decision.refusal;
-    res.status(status);
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.json(body);
+    gate.decide(req.headers.authorization).then((decided) => finish(decided, req, res, next), next);
   };
 }

@@ -1,4 +1,4 @@
-import { decide } from './core.js';
+import { createGate, isRefusal, type Outcome } from './core.js';
 import type { Refusal, TookenMiddlewareOptions, TookenToken } from './types.js';
 
 export type AuthenticateResult = { ok: true; token: TookenToken } | { ok: false; response: Response };
@@ -10,6 +10,10 @@ export function refusalResponse(refusal: Refusal): Response {
     headers: { 'content-type': 'application/json; charset=utf-8', ...refusal.headers },
   });
 }
+
+/** The outcome as `authenticate` answers it. */
+export const authenticateResult = (outcome: Outcome): AuthenticateResult =>
+  isRefusal(outcome) ? { ok: false, response: refusalResponse(outcome) } : { ok: true, token: outcome };
 
 /**
  * Checks a Fetch API `Request` (Cloudflare Workers, Deno, Bun, Next.js route handlers, …):
@@ -24,6 +28,7 @@ export async function authenticate(
   request: Request,
   options: TookenMiddlewareOptions,
 ): Promise<AuthenticateResult> {
-  const decision = await decide(request.headers.get('authorization'), options);
-  return decision.ok ? decision : { ok: false, response: refusalResponse(decision.refusal) };
+  const gate = createGate(options);
+  const authorization = request.headers.get('authorization');
+  return authenticateResult(gate.atOnce(authorization) ?? (await gate.decide(authorization)));
 }

@@ -59,6 +59,13 @@ export interface CachedVerifier {
    * Answers are shared and frozen: do not modify them.
    */
   verify(secret: string, options?: VerifyOptions): Promise<VerifyResult>;
+  /**
+   * `verify`'s answer when it needs no server, given at once: a cached answer that may be served
+   * now (counted as a hit, and as a use when VALID), or NOT_FOUND for a string that is not a
+   * well-formed secret. `undefined` when the server must be asked (call `verify`): not cached, the
+   * stream not connected, the answer past its `valid_until`, or the verifier closed.
+   */
+  verifyLocally(secret: string, options?: VerifyOptions): VerifyResult | undefined;
   /** Resolves once the change stream is connected (at once when it is). */
   ready(): Promise<void>;
   stats(): VerifierStats;
@@ -74,14 +81,13 @@ interface Entry {
   storedAt: number;
   /** `result`, already resolved: a hit returns it and allocates no promise. */
   answer: Promise<VerifyResult>;
-  /** The INSUFFICIENT_SCOPE answer for this token, resolved, made on first need. */
-  refused: Promise<VerifyResult> | null;
+  /** The INSUFFICIENT_SCOPE answer for this token, made on first need, and its resolved promise. */
+  refused: { result: VerifyResult; answer: Promise<VerifyResult> } | null;
 }
 
-/** Shared by every verifier: a resolved promise of a frozen answer, itself frozen. */
-const NOT_FOUND: Promise<VerifyResult> = Object.freeze(
-  Promise.resolve(Object.freeze({ valid: false, code: 'NOT_FOUND', valid_until: null })),
-);
+/** Shared by every verifier: a frozen answer, and a resolved promise of it, itself frozen. */
+const NOT_FOUND_RESULT: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', valid_until: null });
+const NOT_FOUND: Promise<VerifyResult> = Object.freeze(Promise.resolve(NOT_FOUND_RESULT));
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
 
@@ -193,27 +199,52 @@ export function createVerifier(options: VerifierOptions): CachedVerifier {
   };
 
   /**
-   * The answer an entry gives for the scopes asked, as a shared resolved promise (no allocation on
-   * a hit); counts a VALID one as a use to report.
+   * The entry that may answer the secret whose digest is `key` at `at`: cached, before its
+   * `valid_until` and within `maxAgeMs`; an entry past either is dropped. The caller checks that the
+   * stream is connected, and counts the hit.
    */
-  const serve = (entry: Entry, scopes: readonly string[] | undefined, at: number): Promise<VerifyResult> => {
+  const servable = (key: string, at: number): Entry | undefined => {
+    const entry = cache.get(key);
+    if (entry === undefined) return undefined;
+    if (at < entry.until && at - entry.storedAt < maxAgeMs) return entry;
+    cache.delete(key);
+    unindex(key, entry);
+    return undefined;
+  };
+
+  /**
+   * Whether an entry answers with its own answer for the scopes asked (else INSUFFICIENT_SCOPE):
+   * any answer but VALID does; a VALID one when its token holds every scope asked, and it is then
+   * counted as a use to report.
+   */
+  const admits = (entry: Entry, scopes: readonly string[] | undefined, at: number): boolean => {
     const { result } = entry;
-    if (result.code !== 'VALID') return entry.answer;
+    if (result.code !== 'VALID') return true;
     if (scopes !== undefined && result.token !== undefined) {
       const held = result.token.scopes;
       for (let i = 0; i < scopes.length; i++) {
-        if (!held.includes(scopes[i] as string)) return refusal(entry, result);
+        if (!held.includes(scopes[i] as string)) return false;
       }
     }
     usage.used(entry.tokenId, at);
-    return entry.answer;
+    return true;
   };
-  const refusal = (entry: Entry, result: VerifyResult): Promise<VerifyResult> => {
-    entry.refused ??= Promise.resolve(
-      Object.freeze({ valid: false, code: 'INSUFFICIENT_SCOPE', token: result.token, valid_until: null }),
-    );
+  /** The INSUFFICIENT_SCOPE answer of an entry's token, made once, on first need. */
+  const refusalOf = (entry: Entry) => {
+    if (entry.refused === null) {
+      const result: VerifyResult = Object.freeze({
+        valid: false,
+        code: 'INSUFFICIENT_SCOPE',
+        token: entry.result.token,
+        valid_until: null,
+      });
+      entry.refused = { result, answer: Promise.resolve(result) };
+    }
     return entry.refused;
   };
+  /** The answer of an entry for the scopes asked, as a shared resolved promise (no allocation). */
+  const serve = (entry: Entry, scopes: readonly string[] | undefined, at: number): Promise<VerifyResult> =>
+    admits(entry, scopes, at) ? entry.answer : refusalOf(entry).answer;
 
   /** After the server failed: a cached answer within `staleIfErrorMs` of losing the stream, or fail closed. */
   const staleOrFail = (
@@ -261,29 +292,44 @@ export function createVerifier(options: VerifierOptions): CachedVerifier {
     return result;
   };
 
+  // The cheapest SHA-256 digest to make and to look up: 32 one-byte characters ('binary' is latin1).
+  const digest = (secret: string) => hash('sha256', secret, 'binary');
+
+  // verify and verifyLocally take the same steps; verify then asks the server where verifyLocally
+  // gives up. A cached answer's secret passed the checksum when it was first asked (nothing else is
+  // ever asked, so nothing else is ever stored): a hit needs no second check.
   const verify = (secret: string, verifyOptions?: VerifyOptions): Promise<VerifyResult> => {
     if (closed) return Promise.reject(new Error('The verifier is closed'));
     if (typeof secret !== 'string' || secret.length !== SECRET_LENGTH) return NOT_FOUND;
-    // The cheapest SHA-256 digest to make and to look up: 32 one-byte characters ('binary' is latin1).
-    const key = hash('sha256', secret, 'binary');
+    const key = digest(secret);
     const scopes = verifyOptions?.scopes;
-    // A cached answer's secret passed the checksum when it was first asked (nothing else is ever
-    // asked, so nothing else is ever stored): a hit needs no second check.
     if (connected) {
-      const entry = cache.get(key);
+      const at = now();
+      const entry = servable(key, at);
       if (entry !== undefined) {
-        const at = now();
-        if (at < entry.until && at - entry.storedAt < maxAgeMs) {
-          hits += 1;
-          return serve(entry, scopes, at);
-        }
-        cache.delete(key);
-        unindex(key, entry);
+        hits += 1;
+        return serve(entry, scopes, at);
       }
     }
     if (!isTokenSecret(secret)) return NOT_FOUND;
     misses += 1;
     return ask(secret, key, scopes);
+  };
+
+  const verifyLocally = (secret: string, verifyOptions?: VerifyOptions): VerifyResult | undefined => {
+    if (closed) return undefined;
+    if (typeof secret !== 'string' || secret.length !== SECRET_LENGTH) return NOT_FOUND_RESULT;
+    const key = digest(secret);
+    if (connected) {
+      const at = now();
+      const entry = servable(key, at);
+      if (entry !== undefined) {
+        hits += 1;
+        return admits(entry, verifyOptions?.scopes, at) ? entry.result : refusalOf(entry).result;
+      }
+    }
+    // Not counted as a miss: that is for the `verify` the caller makes next, which asks.
+    return isTokenSecret(secret) ? undefined : NOT_FOUND_RESULT;
   };
 
   const onEvent = (event: ServerEvent) => {
@@ -384,6 +430,7 @@ export function createVerifier(options: VerifierOptions): CachedVerifier {
 
   return {
     verify,
+    verifyLocally,
     ready() {
       if (connected) return Promise.resolve();
       if (closed) return Promise.reject(new Error('The verifier is closed'));
