@@ -196,9 +196,10 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
         return handOver(req, res, next);
       }
       // A body this small nearly always arrives with its headers: Node's parser gives it to the
-      // request right after this handler returns, in the same read. It is picked up on the next
-      // tick, without the stream machinery of 'data' and 'end' events; a late one is streamed.
-      process.nextTick(readBody, req, res, next, slug, https, started);
+      // request after this handler returns, within the same read (after the next tick, which runs
+      // between the two). It is picked up once that read is done, without the stream machinery of
+      // 'data' and 'end' events; a body still on its way is streamed.
+      setImmediate(readBody, req, res, next, slug, https, started);
     },
   };
 
