@@ -169,6 +169,17 @@ export function cpuSeconds(pid) {
   return user + system;
 }
 
+/** CPU seconds (user + kernel) of a process's main thread alone: the rest is its worker threads'. */
+export function mainThreadCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** CPU seconds a process has spent so far in user space and in the kernel (its syscalls). */
 export function cpuTimes(pid) {
   try {
