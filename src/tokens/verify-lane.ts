@@ -113,11 +113,17 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
     started: number,
     raw: Buffer,
   ) => {
-    const body = options.parseJson(raw.toString('utf8'));
-    if (body === undefined || !options.validateBody(body)) return handOver(req, res, next, raw);
-    const context = options.cachedContext(req.headers.authorization, slug, 'tokens.verify', req.socket);
-    if (context === null) return handOver(req, res, next, raw);
-    if (options.closing()) return handOver(req, res, next, raw);
+    let body: unknown;
+    let context: WorkspaceContext | null;
+    try {
+      body = options.parseJson(raw.toString('utf8'));
+      if (body === undefined || !options.validateBody(body)) return handOver(req, res, next, raw);
+      context = options.cachedContext(req.headers.authorization, slug, 'tokens.verify', req.socket);
+    } catch {
+      // Nothing was counted yet: the route answers, as it would have without the lane.
+      return handOver(req, res, next, raw);
+    }
+    if (context === null || options.closing()) return handOver(req, res, next, raw);
     counts.answered += 1;
 
     // From here on the call is counted: it is answered here, whatever happens.
@@ -135,17 +141,39 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
     let outcome: VerifyCallOutcome;
     try {
       outcome = options.verify(context.workspace.id, body);
+      headers.push(...budgetHeaders(outcome.budget));
     } catch (error) {
-      return fail(res, started, request, headers, error);
+      return settle(() => fail(res, started, request, headers, error), res, request);
     }
-    headers.push(...budgetHeaders(outcome.budget));
-    outcome.answer.then(
-      (result) => {
-        headers.push('content-type', 'application/json; charset=utf-8', 'x-request-id', requestId);
-        respond(res, started, request, 200, headers, serializeVerifyResult(result));
-      },
-      (error: unknown) => fail(res, started, request, headers, error),
-    );
+    outcome.answer
+      .then(
+        (result) => {
+          headers.push('content-type', 'application/json; charset=utf-8', 'x-request-id', requestId);
+          respond(res, started, request, 200, headers, serializeVerifyResult(result));
+        },
+        (error: unknown) => fail(res, started, request, headers, error),
+      )
+      .catch((error: unknown) => broken(res, request, error));
+  };
+
+  /** Runs `write`; a throw while answering must never reach the process (nor answer twice). */
+  const settle = (write: () => void, res: ServerResponse, request: LoggedRequest) => {
+    try {
+      write();
+    } catch (error) {
+      broken(res, request, error);
+    }
+  };
+
+  /** The answer itself failed (a bug): logged as a failed request, and the connection closed. */
+  const broken = (res: ServerResponse, request: LoggedRequest, error: unknown) => {
+    try {
+      options.failure(error, request.id);
+    } catch {
+      // Even the log failed: closing the connection is all that is left to do.
+    } finally {
+      res.destroy();
+    }
   };
 
   const fail = (
