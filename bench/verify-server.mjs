@@ -25,7 +25,6 @@ import { checksum, hint } from '../dist/auth/credentials.js';
 import {
   api,
   cpuTimes,
-  mainThreadCpuSeconds,
   createTeamKey,
   createWorkspace,
   freePort,
@@ -33,6 +32,7 @@ import {
   intFromEnv,
   loadAverage,
   log,
+  mainThreadCpuSeconds,
   reportExitedServers,
   runMain,
   signUp,

@@ -43,14 +43,15 @@ afterEach(async () => {
 
 /** A server with the lane in front of a stand-in route that answers 299. */
 async function serve(lane: ReturnType<typeof createVerifyLane>): Promise<number> {
-  server = createServer({ keepAlive: false }, (req, res) =>
+  const listening = createServer({ keepAlive: false }, (req, res) =>
     lane.handle(req, res, (_req, routeRes) => {
       routeRes.writeHead(299);
       routeRes.end('route');
     }),
   );
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return (server?.address() as AddressInfo).port;
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return (listening.address() as AddressInfo).port;
 }
 
 function post(port: number): Promise<{ status: number; body: string } | 'closed'> {
