@@ -55,13 +55,17 @@ function cachedTokenOf(row: TokenRow): CachedToken {
   };
 }
 
-/** Finds the token behind a secret's digest (see `createTokenLookup`). */
+/**
+ * Reads the token behind a secret's digest from the database and caches the answer (see
+ * `createTokenLookup`); the caller has looked in the cache first.
+ */
 export type TokenLookup = (digest: string) => Promise<CachedToken | null>;
 
 /**
- * Finds the token behind a secret's digest: from the in-process cache, else one indexed read
- * (whose result, hit or miss, is cached; misses apart, so forged secrets cannot evict real
- * tokens). Never writes.
+ * Reads the token behind a secret's digest that the in-process cache lacks: one indexed read,
+ * whose result, hit or miss, is cached (misses apart, so forged secrets cannot evict real
+ * tokens). Never writes. The verifier looks in the cache first (verify.ts `locate`), so a lookup
+ * is counted once in the cache metrics.
  *
  * The read is built and compiled by Kysely once, here, and run with the digest as its only
  * parameter: building and compiling the same query on every miss cost as much as running it
@@ -72,8 +76,6 @@ export function createTokenLookup(db: Db, cache: TokenCache): TokenLookup {
   if (compiled.parameters.length !== 1)
     throw new Error('the token lookup must take the digest as its only parameter');
   return async (digest) => {
-    const cached = cache.get(digest);
-    if (cached !== undefined) return cached;
     const generation = cache.generation();
     const withDigest: typeof compiled = { ...compiled, parameters: [digest] };
     const { rows } = await db.executeQuery(withDigest);
