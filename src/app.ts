@@ -195,6 +195,7 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
       },
       answered,
       closing: () => closing,
+      counted: services.metrics.verifyLane,
     });
     app.decorate('verifyLane', lane);
     verifyLane = lane;

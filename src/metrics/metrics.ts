@@ -14,6 +14,8 @@ export interface Metrics {
   /** One answered request, labelled with its route pattern (never the path: secrets can sit in paths). */
   observeRequest: RequestMetrics['observe'];
   readonly verifyResult: VerifyResultRecorder;
+  /** A verify the fast lane answered itself, or handed to the full route (src/tokens/verify-lane.ts). */
+  readonly verifyLane: (outcome: VerifyLaneOutcome) => void;
   readonly deliveryOutcome: (outcome: DeliveryOutcome) => void;
   readonly noticeDelay: NoticeDelayRecorder;
   /** Every metric now, in the Prometheus text format. */
@@ -29,6 +31,9 @@ export interface MetricsOptions extends StateSources {
 // The promise is 1 s with a 100 ms target: buckets around both.
 const NOTICE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const OUTCOMES: readonly DeliveryOutcome[] = ['succeeded', 'failed', 'retried'];
+
+/** What the verify fast lane did with a request. */
+export type VerifyLaneOutcome = 'answered' | 'handed_over';
 
 /**
  * Creates an app's metrics on a registry of its own (never prom-client's global one), so several
@@ -63,6 +68,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
 
+  const laneCounts: Record<VerifyLaneOutcome, number> = { answered: 0, handed_over: 0 };
+  new Counter({
+    name: 'tooken_verify_lane_requests_total',
+    help: 'Verify requests the fast lane answered itself (answered) or handed to the full route (handed_over: not cached yet, unusual, or invalid).',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, count] of Object.entries(laneCounts)) this.inc({ outcome }, count);
+    },
+  });
+
   const deliveries = new Counter({
     name: 'tooken_webhook_deliveries_total',
     help: 'Webhook delivery attempts, by outcome: succeeded, failed (no retry left) or retried (another attempt is scheduled).',
@@ -85,6 +102,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     observeRequest: requests.observe,
     verifyResult: (code) => {
       verifyCounts[code] += 1;
+    },
+    verifyLane: (outcome) => {
+      laneCounts[outcome] += 1;
     },
     deliveryOutcome: (outcome) => deliveries.inc({ outcome }),
     noticeDelay: (seconds) => noticeDelays.observe(seconds),

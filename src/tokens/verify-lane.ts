@@ -74,6 +74,8 @@ export interface VerifyLaneOptions {
   answered(request: LoggedRequest, reply: LoggedReply): void;
   /** True once the server is closing: the framework answers those (503, connection closed). */
   closing(): boolean;
+  /** Counts what the lane did with a verify request (for /metrics). */
+  counted?(outcome: 'answered' | 'handed_over'): void;
 }
 
 export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
@@ -86,6 +88,7 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
     body?: Buffer,
   ) => {
     counts.handedOver += 1;
+    options.counted?.('handed_over');
     if (body !== undefined) (req as WithPrereadBody)[PREREAD_BODY] = body;
     next(req, res);
   };
@@ -125,6 +128,7 @@ export function createVerifyLane(options: VerifyLaneOptions): VerifyLane {
     }
     if (context === null || options.closing()) return handOver(req, res, next, raw);
     counts.answered += 1;
+    options.counted?.('answered');
 
     // From here on the call is counted: it is answered here, whatever happens.
     const requestId = options.requestIdFor(req);

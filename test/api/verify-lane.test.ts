@@ -408,6 +408,16 @@ describe.each(dialects())('%s: the verify fast lane', (dialect) => {
     expect(metrics.body).toMatch(
       /tooken_http_requests_total\{method="POST",route="\/v1\/tokens\/verify",status="200"\} \d+/,
     );
+    // What the lane did, as counted for operators: the same figures as its own counters.
+    const laneSample = (outcome: string) =>
+      Number(
+        new RegExp(`tooken_verify_lane_requests_total\\{outcome="${outcome}"\\} (\\d+)`).exec(
+          metrics.body,
+        )?.[1],
+      );
+    expect(laneSample('answered')).toBe(lane().counts.answered);
+    expect(laneSample('handed_over')).toBe(lane().counts.handedOver);
+    expect(lane().counts.answered).toBeGreaterThan(0);
   });
 
   it('adds HSTS for a request a trusted proxy says came over https, as the route does', async () => {
