@@ -8,7 +8,7 @@ import type { VerifyRequestBody } from './verify-call.js';
 import { budgetHeaders, type VerifyCallOutcome } from './verify-call.js';
 
 /**
- * The verify fast lane (docs/edge-verification.md#the-servers-verify-path). `POST …/tokens/verify`
+ * The verify fast lane (docs/architecture.md#the-verify-fast-lane). `POST …/tokens/verify`
  * is the one request a service sends on every call it serves; going through the framework's
  * generic per-request machinery (request and reply objects, hook runners, the body parser's
  * stream plumbing, the schema serializer) cost more than the verification itself. The lane answers
@@ -28,7 +28,7 @@ export interface VerifyLane {
     res: ServerResponse,
     next: (req: IncomingMessage, res: ServerResponse) => void,
   ): void;
-  /** Requests answered here and handed over, since start (for /metrics and tests). */
+  /** Requests answered here and handed over, since start (tests read them; /metrics counts through `counted`). */
   readonly counts: { answered: number; handedOver: number };
 }
 
