@@ -49,6 +49,15 @@ function apiKeyDigestOf(authorization: string, connection: KeyMemo): string | nu
   return keyDigest;
 }
 
+/** An API key's grant in its workspace: the team key's role, or the personal key's member's. */
+const apiKeyContext = (principal: ApiKeyPrincipal, workspace: Workspace): WorkspaceContext => ({
+  via: 'api_key',
+  principal,
+  workspace,
+  role: principal.role,
+  userId: principal.userId,
+});
+
 /** What resolving a caller needs, each from the feature that owns it. */
 export interface AccessDeps {
   clock: Clock;
@@ -130,7 +139,7 @@ export function createAccess(deps: AccessDeps) {
     if (principal.type === 'token') {
       return { via: 'token', principal, workspace, scopes: principal.scopes, role: null, userId: null };
     }
-    return { via: 'api_key', principal, workspace, role: principal.role, userId: principal.userId };
+    return apiKeyContext(principal, workspace);
   }
 
   async function applyRateLimit(reply: FastifyReply, workspaceId: string): Promise<void> {
@@ -167,13 +176,7 @@ export function createAccess(deps: AccessDeps) {
     const workspace = workspaces.cachedById(principal.workspaceId);
     if (workspace === undefined || workspace === null) return null;
     if (slug !== undefined && slug !== workspace.slug) return null;
-    const context: WorkspaceContext = {
-      via: 'api_key',
-      principal,
-      workspace,
-      role: principal.role,
-      userId: principal.userId,
-    };
+    const context = apiKeyContext(principal, workspace);
     if (!isAllowed(context, permission)) return null;
     usage.apiKeyUsed(principal.id, clock());
     return context;

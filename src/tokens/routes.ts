@@ -24,7 +24,7 @@ import {
 } from './schemas.js';
 import type { TokenService } from './service.js';
 import { serializeVerifyResult } from './verify.js';
-import type { VerifyCallOutcome, VerifyRequestBody } from './verify-call.js';
+import { budgetHeaders, type VerifyCallOutcome, type VerifyRequestBody } from './verify-call.js';
 import { replayPrereadBody } from './verify-lane.js';
 
 export interface TokenRouteOptions {
@@ -102,10 +102,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
     },
     async (request, reply) => {
       const { budget, answer } = opts.verify(contextOf(request).workspace.id, request.body);
-      reply.header('x-ratelimit-limit', budget.limit);
-      reply.header('x-ratelimit-remaining', budget.remaining);
-      reply.header('x-ratelimit-reset', budget.reset);
-      if (!budget.allowed) reply.header('retry-after', budget.retryAfter);
+      // The same headers, in the same order, as the fast lane writes.
+      const headers = budgetHeaders(budget);
+      for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
       const result = await answer;
       // Set only for the answer: an error thrown above is written by the error handler as always.
       reply.serializer(serializeVerifyResult).type('application/json; charset=utf-8');

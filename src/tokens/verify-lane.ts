@@ -4,8 +4,7 @@ import type { WorkspaceContext } from '../auth/context.js';
 import type { Permission } from '../auth/permissions.js';
 import type { LoggedReply, LoggedRequest } from '../http/request-log.js';
 import { serializeVerifyResult } from './verify.js';
-import type { VerifyRequestBody } from './verify-call.js';
-import { budgetHeaders, type VerifyCallOutcome } from './verify-call.js';
+import { budgetHeaders, type VerifyCallOutcome, type VerifyRequestBody } from './verify-call.js';
 
 /**
  * The verify fast lane (docs/architecture.md#the-verify-fast-lane). `POST …/tokens/verify`
