@@ -115,14 +115,15 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<EdgeRouteOptions> = async (ap
       request.raw.socket?.setNoDelay(true);
       // Subscribed before the headers go out: a verifier that sees them misses no later change.
       body.write(': connected\n\n');
+      // `connection: close` is said to the client too: one that saw the stream end cleanly would
+      // otherwise send its next request on this socket as it is being destroyed ("other side closed").
+      // The body is a stream, not the documented string the serialiser would expect.
       return reply
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache, no-transform')
         .header('x-accel-buffering', 'no')
-        // Said to the client too: one that saw the stream end cleanly would otherwise send its
-        // next request on this socket as it is being destroyed ("other side closed").
         .header('connection', 'close')
-        .send(body as never); // a stream, not the documented string the serialiser would expect
+        .send(body as never);
     },
   );
 
