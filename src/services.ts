@@ -202,6 +202,7 @@ export function createServices({
     credentialCache,
     verifier: createVerifier({
       db,
+      readNow: database.readNow,
       clock,
       cache: tokenCache,
       usage,

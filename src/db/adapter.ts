@@ -1,4 +1,4 @@
-import type { KyselyConfig } from 'kysely';
+import type { CompiledQuery, KyselyConfig } from 'kysely';
 import type { OnTightened } from '../private-files.js';
 import type { Db } from './schema.js';
 
@@ -66,6 +66,14 @@ export interface LastUseWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Runs a read at once, on the calling thread, where the database allows it: SQLite's one
+ * connection while no transaction is open on it and no statement is running there. `undefined`
+ * when it cannot now; the caller then runs the query through Kysely, which waits its turn (and so
+ * never sees another caller's uncommitted writes).
+ */
+export type ReadNow = (query: CompiledQuery) => readonly unknown[] | undefined;
+
 export interface OpenedDatabase {
   readonly db: Db;
   readonly adapter: DatabaseAdapter;
@@ -73,6 +81,8 @@ export interface OpenedDatabase {
   readonly poolStats: (() => PoolStats) | null;
   /** Null where Kysely's own connection writes them (PostgreSQL, an in-memory SQLite database). */
   readonly lastUseWriter: LastUseWriter | null;
+  /** Null where every query must wait for a connection (PostgreSQL). */
+  readonly readNow: ReadNow | null;
 }
 
 export interface ConnectOptions {

@@ -1,12 +1,19 @@
 import { type LogEvent, Migrator, sql } from 'kysely';
 import type { OnTightened } from '../private-files.js';
-import type { DatabaseAdapter, LastUseWriter, PoolStats } from './adapter.js';
+import type { DatabaseAdapter, LastUseWriter, PoolStats, ReadNow } from './adapter.js';
 import { openPostgres, postgresDialect } from './adapters/postgres.js';
 import { openSqlite, sqliteDialect } from './adapters/sqlite.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Db } from './schema.js';
 
-export type { DatabaseAdapter, DialectName, LastUseTarget, LastUseWriter, PoolStats } from './adapter.js';
+export type {
+  DatabaseAdapter,
+  DialectName,
+  LastUseTarget,
+  LastUseWriter,
+  PoolStats,
+  ReadNow,
+} from './adapter.js';
 
 /** Counted since the database was opened, and the pool as it is now (for /metrics). */
 export interface DatabaseStats {
@@ -24,6 +31,8 @@ export interface DatabaseHandle {
   readonly adapter: DatabaseAdapter;
   /** Where the usage flush writes last-use times when not through `db` (see `LastUseWriter`). */
   readonly lastUseWriter: LastUseWriter | null;
+  /** Reads at once where the database allows it (see `ReadNow`); null on PostgreSQL. */
+  readonly readNow: ReadNow | null;
   stats(): DatabaseStats;
   close(): Promise<void>;
 }
@@ -64,7 +73,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     connectionErrors += 1;
     onError(error);
   };
-  const { db, adapter, poolStats, lastUseWriter } = databaseUrl.startsWith('sqlite:')
+  const { db, adapter, poolStats, lastUseWriter, readNow } = databaseUrl.startsWith('sqlite:')
     ? openSqlite(databaseUrl.slice('sqlite:'.length), {
         log,
         busyTimeoutMs,
@@ -76,6 +85,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     db,
     adapter,
     lastUseWriter,
+    readNow,
     stats: () => ({ connectionErrors, statementErrors, pool: poolStats?.() ?? null }),
     close: async () => {
       await lastUseWriter?.close();

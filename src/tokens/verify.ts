@@ -1,5 +1,6 @@
 import { digest, parseSecret } from '../auth/credentials.js';
 import type { Clock } from '../clock.js';
+import type { ReadNow } from '../db/database.js';
 import type { Db } from '../db/schema.js';
 import type { UsageBuffer } from '../usage/buffer.js';
 import type { CachedToken, TokenCache, VerifiedToken } from './cache.js';
@@ -70,6 +71,7 @@ function validUntil(token: CachedToken): string | null {
  */
 export function createVerifier({
   db,
+  readNow = null,
   clock,
   cache,
   usage,
@@ -77,6 +79,8 @@ export function createVerifier({
   onResult = () => {},
 }: {
   db: Db;
+  /** Reads at once where the database allows it (SQLite's free connection), else null. */
+  readNow?: ReadNow | null;
   clock: Clock;
   cache: TokenCache;
   usage: UsageBuffer;
@@ -88,7 +92,7 @@ export function createVerifier({
     onResult(result.code);
     return result;
   };
-  const lookupToken = createTokenLookup(db, cache);
+  const lookupToken = createTokenLookup(db, cache, readNow);
   /** A secret retired by rotation is no longer the token's. */
   const usable = (token: CachedToken | null): CachedToken | null =>
     token === null || (token.retiresAt !== null && token.retiresAt <= clock()) ? null : token;
@@ -101,7 +105,8 @@ export function createVerifier({
     const secretDigest = digest(presented);
     const cached = cache.get(secretDigest);
     if (cached !== undefined) return usable(cached);
-    return lookupToken(secretDigest).then(usable);
+    const read = lookupToken(secretDigest);
+    return read instanceof Promise ? read.then(usable) : usable(read);
   };
   const rateOf = (token: CachedToken): TokenRateState | undefined =>
     token.rate === null ? undefined : limits.rate.peek(token.id, token.rate.limit, token.rate.windowSeconds);

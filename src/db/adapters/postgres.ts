@@ -84,6 +84,7 @@ export function openPostgres(connectionString: string, options: PostgresConnectO
   return {
     db,
     adapter: { ...postgresDialect, listenUrl: connectionString },
+    readNow: null,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
     // The pool's connections are asynchronous: Kysely's queries never hold the event loop.
     lastUseWriter: null,
