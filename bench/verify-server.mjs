@@ -9,8 +9,9 @@
 // in camelCase; it prints the same table and returns the figures instead of setting the exit code).
 //
 // Knobs (environment): BENCH_TOKENS (100000; up to 1000000), BENCH_CONNECTIONS (50),
-// BENCH_DURATION or BENCH_SECONDS (10 s per phase), BENCH_WARMUP (3 s; 1 s when a phase is
-// shorter than 10 s), BENCH_HIT_SET (10000 tokens cycled by the
+// BENCH_DURATION or BENCH_SECONDS (10 s per phase), BENCH_ROUNDS (each phase is run in this many
+// slices, interleaved with the others' so a change in the host's speed weighs on all alike: about
+// 2 s each), BENCH_WARMUP (3 s; 1 s when a phase is shorter than 10 s), BENCH_HIT_SET (10000 tokens cycled by the
 // cache-hit phase), BENCH_LOG_LEVEL (info, the server's default), BENCH_SERVER_CPU (0),
 // BENCH_LOAD_CPU (1), BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 
@@ -33,6 +34,7 @@ import {
   loadAverage,
   log,
   mainThreadCpuSeconds,
+  percentile,
   reportExitedServers,
   runMain,
   signUp,
@@ -52,6 +54,8 @@ export function optionsFromEnv() {
     connections: intFromEnv('BENCH_CONNECTIONS', 50, 1, 1000),
     seconds,
     warmup: intFromEnv('BENCH_WARMUP', seconds < 10 ? 1 : 3, 0, 10),
+    // Slices of about 2 s: 3 rounds for 5 s phases, 5 for 10 s.
+    rounds: intFromEnv('BENCH_ROUNDS', Math.max(1, Math.round(seconds / 2)), 1, 30),
     hitSet: intFromEnv('BENCH_HIT_SET', 10_000, 1, 50_000),
     serverCpu: intFromEnv('BENCH_SERVER_CPU', 0, 0, 1023),
     loadCpu: intFromEnv('BENCH_LOAD_CPU', 1, 0, 1023),
@@ -179,6 +183,83 @@ function runLoad(job, loadCpu) {
   });
 }
 
+/** bench/bare-server.mjs on `port`, through `wrap` (taskset), shaped like lib.mjs `startServer`'s result. */
+function startBareServer(port, wrap) {
+  const argv = [...wrap, process.execPath, path.join(HERE, 'bare-server.mjs'), String(port)];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (chunk) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { name: 'bare', child, exited, output: () => output, base: `http://127.0.0.1:${port}` };
+}
+
+/** A phase's figures summed over its slices. */
+function emptyTotals() {
+  return {
+    seconds: 0,
+    latencies: [],
+    over100ms: 0,
+    slowBuckets: 0,
+    buckets: 0,
+    unexpected: 0,
+    unexpectedSample: null,
+    errors: 0,
+    timeouts: 0,
+    presented: 0,
+    exhausted: false,
+    user: 0,
+    system: 0,
+    main: 0,
+  };
+}
+
+/** Adds one slice's load result and the server's CPU seconds during it. */
+function addSlice(t, r, cpu) {
+  t.seconds += r.seconds;
+  for (const ms of r.latencies) t.latencies.push(ms);
+  for (const key of ['over100ms', 'slowBuckets', 'buckets', 'unexpected', 'errors', 'timeouts', 'presented'])
+    t[key] += r[key];
+  t.unexpectedSample ??= r.unexpectedSample;
+  t.exhausted ||= r.exhausted;
+  t.user += cpu.user;
+  t.system += cpu.system;
+  t.main += cpu.main;
+}
+
+/** A phase's row: req/s and percentiles over all its answers, server CPU per answer. */
+function summarise(t) {
+  const sorted = t.latencies.sort((a, b) => a - b);
+  const requests = sorted.length;
+  const cpu = t.user + t.system;
+  return {
+    seconds: t.seconds,
+    requests,
+    rps: requests / t.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted[requests - 1] ?? Number.NaN,
+    over100ms: t.over100ms,
+    slowBuckets: t.slowBuckets,
+    buckets: t.buckets,
+    unexpected: t.unexpected,
+    unexpectedSample: t.unexpectedSample,
+    errors: t.errors,
+    timeouts: t.timeouts,
+    presented: t.presented,
+    exhausted: t.exhausted,
+    serverCpuPct: (100 * cpu) / t.seconds,
+    // Server CPU per answer: steadier than req/s on a shared machine (it ignores time the server waited for a core).
+    cpuPerRequestUs: (1e6 * cpu) / requests,
+    // The kernel's part (socket reads and writes, the log's writes): paid per answer, not per byte.
+    systemPerRequestUs: (1e6 * t.system) / requests,
+    // What the other threads (the SQLite last-use writer, V8's GC helpers, libuv's pool) spent, per answer.
+    otherThreadsPerRequestUs: (1e6 * (cpu - t.main)) / requests,
+  };
+}
+
 const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const verdict = (ok) => (ok ? 'PASS' : 'MISS');
 
@@ -196,6 +277,7 @@ export async function runVerifyServer(overrides = {}) {
     connections: CONNECTIONS,
     seconds: DURATION_S,
     hitSet: HIT_SET,
+    rounds: ROUNDS,
     serverCpu: SERVER_CPU,
     loadCpu: LOAD_CPU,
     logLevel: LOG_LEVEL,
@@ -210,13 +292,15 @@ export async function runVerifyServer(overrides = {}) {
   const started = Date.now();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tooken-bench-'));
   let server = null;
+  let bare = null;
   const cleanUp = async () => {
     for (const loader of loaders) loader.kill('SIGKILL');
     if (server) await stopServer(server);
+    if (bare) await stopServer(bare);
     rmSync(dataDir, { recursive: true, force: true });
   };
   const disarm = guard
-    ? guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => (server ? [server] : []) })
+    ? guardRun({ deadlineMs: DEADLINE_MS, cleanUp, servers: () => [server, bare].filter(Boolean) })
     : () => {};
 
   try {
@@ -277,33 +361,54 @@ export async function runVerifyServer(overrides = {}) {
       await runLoad({ ...healthz, seconds: WARMUP_S }, LOAD_CPU);
       await runLoad({ ...verify, from: 0, to: hitSet, cycle: true, seconds: WARMUP_S }, LOAD_CPU);
     }
+    // The host's ceiling: a bare Node.js server on the same core, loaded like the real one.
+    bare = startBareServer(await freePort(), pin(SERVER_CPU));
+    await waitReady(bare);
+    await runLoad({ ...healthz, url: bare.base, seconds: WARMUP_S || 1 }, LOAD_CPU);
+
+    // The phases run interleaved, in ROUNDS rounds of one slice each, so that a change in the
+    // host's speed during the run weighs on all of them alike; each phase's figures are over all
+    // its slices (latency percentiles over every answer of the phase).
+    const slice = DURATION_S / ROUNDS;
     const phases = [
-      ['GET /healthz', 'healthz', { ...healthz, seconds: DURATION_S }],
-      ['verify, cache hit', 'hit', { ...verify, from: 0, to: hitSet, cycle: true, seconds: DURATION_S }],
+      ['GET /healthz', 'healthz', pid, () => ({ ...healthz, seconds: slice })],
+      [
+        'verify, cache hit',
+        'hit',
+        pid,
+        () => ({ ...verify, from: 0, to: hitSet, cycle: true, seconds: slice }),
+      ],
       [
         'verify, all miss',
         'miss',
-        { ...verify, from: hitSet, to: TOKENS, cycle: false, seconds: DURATION_S },
+        pid,
+        // Every slice presents tokens no earlier slice presented.
+        (done) => ({ ...verify, from: hitSet + done.presented, to: TOKENS, cycle: false, seconds: slice }),
       ],
+      ['bare Node.js GET', 'bare', bare.child.pid, () => ({ ...healthz, url: bare.base, seconds: slice })],
     ];
+    const totals = Object.fromEntries(phases.map(([, name]) => [name, emptyTotals()]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [, name, phasePid, jobOf] of phases) {
+        const done = totals[name];
+        const before = cpuTimes(phasePid);
+        const mainBefore = mainThreadCpuSeconds(phasePid);
+        const r = await runLoad({ ...jobOf(done), keepLatencies: true }, LOAD_CPU);
+        const after = cpuTimes(phasePid);
+        addSlice(done, r, {
+          user: after.user - before.user,
+          system: after.system - before.system,
+          main: mainThreadCpuSeconds(phasePid) - mainBefore,
+        });
+      }
+    }
     const results = {};
     log('');
     log(
       'phase               req/s    p50 ms   p99 ms  p99.9 ms   max ms  >100 ms  server CPU  CPU µs/req (kernel, other threads)  bad',
     );
-    for (const [label, name, job] of phases) {
-      const before = cpuTimes(pid);
-      const mainBefore = mainThreadCpuSeconds(pid);
-      const r = await runLoad(job, LOAD_CPU);
-      const after = cpuTimes(pid);
-      const cpu = after.user - before.user + (after.system - before.system);
-      // What the other threads (the SQLite last-use writer, libuv's pool) spent, per answer.
-      r.otherThreadsPerRequestUs = (1e6 * (cpu - (mainThreadCpuSeconds(pid) - mainBefore))) / r.requests;
-      // The kernel's part (socket reads and writes, the log's writes): paid per answer, not per byte.
-      r.systemPerRequestUs = (1e6 * (after.system - before.system)) / r.requests;
-      r.serverCpuPct = (100 * cpu) / r.seconds;
-      // Server CPU per answer: steadier than req/s on a shared machine (it ignores time the server waited for a core).
-      r.cpuPerRequestUs = (1e6 * cpu) / r.requests;
+    for (const [label, name] of phases) {
+      const r = summarise(totals[name]);
       results[name] = r;
       const bad = r.unexpected + r.errors + r.timeouts;
       log(
@@ -318,6 +423,10 @@ export async function runVerifyServer(overrides = {}) {
       }
       if (r.unexpectedSample) log(`                  first unexpected response: ${r.unexpectedSample}`);
     }
+    log(
+      `                  (${ROUNDS} interleaved rounds of ${fmt(slice, 2)} s per phase; the last row is the host's ceiling:\n` +
+        '                   a bare Node.js server on the same core answering a constant, no framework, no log)',
+    );
 
     log('');
     let failures = 0;
@@ -335,6 +444,10 @@ export async function runVerifyServer(overrides = {}) {
           `100 ms windows with a response over 50 ms: ${r.slowBuckets} of ${r.buckets}`,
       );
     }
+    log(
+      `host  a bare Node.js server on the same core: ${fmt(results.bare.rps, 0)} req/s, p99 ${fmt(results.bare.p99, 2)} ms ` +
+        `(/healthz is ${fmt(results.healthz.rps / results.bare.rps, 3)} × its req/s)`,
+    );
     for (const r of Object.values(results)) failures += r.unexpected + r.errors + r.timeouts;
     log(`tokens ${TOKENS}, hit set ${hitSet}; whole bench ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (failures > 0) log(`FAILED: ${failures} unexpected responses, errors or time-outs`);
