@@ -27,7 +27,7 @@ import { createTokenRateLimiter, type TokenRateLimiter } from './tokens/rate.js'
 import { createTokenService, type TokenService } from './tokens/service.js';
 import { type ChangeStreams, createChangeStreams } from './tokens/stream.js';
 import { createUsageReports, type UsageReports } from './tokens/usage-report.js';
-import { emitTokensUsed } from './tokens/used-events.js';
+import { createTokensUsedEvents } from './tokens/used-events.js';
 import { createTokenUses } from './tokens/uses.js';
 import { createVerifier, type Verifier } from './tokens/verify.js';
 import { createUsageBuffer, type UsageBuffer } from './usage/buffer.js';
@@ -156,7 +156,7 @@ export function createServices({
   // Webhook fan-out is the outbox's one subscriber: one job per event, queued in the event's
   // transaction and expanded into deliveries after it commits.
   const outbox = createEventOutbox([queueFanOut]);
-  const usage = createUsageBuffer(db, (tx, used) => emitTokensUsed(outbox, tx, used), database.lastUseWriter);
+  const usage = createUsageBuffer(db, createTokensUsedEvents(outbox), database.lastUseWriter);
   const audit = createAuditService({ clock, outbox });
   const sessions = createSessionStore({ db, clock, usage });
   const rateLimiter = createDbRateLimiter({ db, clock });

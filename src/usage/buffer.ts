@@ -52,8 +52,15 @@ async function moveForward(
   }
 }
 
-/** Runs inside the flush transaction with the tokens used since the last flush (for `token.used`). */
-export type TokensUsedHook = (tx: Tx, used: ReadonlyMap<string, number>) => Promise<unknown>;
+/** `token.used` events for the tokens used since the last flush. */
+export interface TokensUsedEvents {
+  /** The workspaces that listen for them now: read once per flush. */
+  listening(db: Db): Promise<ReadonlySet<string>>;
+  /** Emits them for one chunk of used tokens, inside the chunk's transaction. */
+  emit(tx: Tx, used: ReadonlyMap<string, number>, listening: ReadonlySet<string>): Promise<unknown>;
+}
+
+const noEvents: TokensUsedEvents = { listening: async () => new Set(), emit: async () => 0 };
 
 /**
  * Last-use times collected in memory and written in batches, so that authenticating or verifying
@@ -71,7 +78,7 @@ export interface UsageBuffer {
 
 export function createUsageBuffer(
   db: Db,
-  onTokensUsed: TokensUsedHook = async () => {},
+  tokensUsed: TokensUsedEvents = noEvents,
   writer: LastUseWriter | null = null,
 ): UsageBuffer {
   let apiKeys = new Map<string, number>();
@@ -96,9 +103,14 @@ export function createUsageBuffer(
       await moveForward(db, writer, 'api_keys.id.last_used_at', keys);
       await moveForward(db, writer, 'tokens.id.last_used_at', used);
       await moveForward(db, writer, 'sessions.id_digest.last_seen_at', seen);
-      for (const chunk of slices([...used], CHUNK)) {
-        await db.transaction().execute((tx) => onTokensUsed(tx, new Map(chunk)));
-        await yieldToEventLoop();
+      // One transaction per chunk of events, and none at all when no workspace listens (most
+      // flushes): each would hold the SQLite connection's lock and queue the reads behind it.
+      const listening = used.size === 0 ? new Set<string>() : await tokensUsed.listening(db);
+      if (listening.size > 0) {
+        for (const chunk of slices([...used], CHUNK)) {
+          await db.transaction().execute((tx) => tokensUsed.emit(tx, new Map(chunk), listening));
+          await yieldToEventLoop();
+        }
       }
       return keys.size + used.size + seen.size;
     },

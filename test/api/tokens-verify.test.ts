@@ -706,6 +706,27 @@ describe.each(dialects())('%s: verification writes nothing', (dialect) => {
   });
 });
 
+describe.each(dialects())('%s: the usage flush', (dialect) => {
+  let t: TestApp;
+  const statements: string[] = [];
+  beforeAll(async () => {
+    t = await createTestApp(dialect, {}, { onQuery: (sql) => statements.push(sql) });
+  });
+  afterAll(() => t.close());
+
+  it('reads who listens for token.used once per flush, and opens no transaction when nobody does', async () => {
+    // 1,000 used tokens: four chunks of 250 for the events (the ids need not exist: nothing matches).
+    for (let i = 0; i < 1000; i++)
+      t.services.usage.tokenUsed(`tok_flush${String(i).padStart(4, '0')}`, t.clock.now());
+    statements.length = 0;
+    await t.services.usage.flush();
+    expect(statements.filter((sql) => /from\s+"webhooks"/i.test(sql))).toHaveLength(1);
+    // The only transaction left is PostgreSQL's for the last-use times (1,000 rows per
+    // transaction); on SQLite the worker thread writes them. Before: one more per chunk of 250.
+    expect(statements.filter((sql) => /^\s*begin/i.test(sql))).toHaveLength(dialect === 'postgres' ? 1 : 0);
+  });
+});
+
 describe.each(dialects())('%s: a flood of forged secrets', (dialect) => {
   let t: TestApp;
   const h = harness(() => t);
