@@ -4,7 +4,7 @@
 // prints one JSON result line on stdout.
 //
 // Job: { url, method, path, headers, connections, seconds, expect: 'healthy' | 'valid',
-//        secretsFile?, from?, to?, cycle?, keepLatencies? }
+//        secretsFile?, from?, to?, cycle? }
 // With a secrets file (one secret per line), each request's body is {"token":"<secret>"} for the
 // next secret of lines [from, to): cycling through them when `cycle`, else each presented once
 // (the run ends early when they run out).
@@ -59,9 +59,6 @@ const instance = autocannon(
     connections: job.connections,
     pipelining: 1,
     duration: job.seconds,
-    // autocannon checks for the end of the run at each sample: every 100 ms, so that a run of a
-    // fraction of a second more than whole seconds ends on time.
-    sampleInt: 100,
     ...(secrets !== null && !job.cycle ? { amount: secrets.length } : {}),
     timeout: 10,
     requests: [
@@ -101,8 +98,6 @@ const instance = autocannon(
         unexpectedSample,
         exhausted,
         presented: Math.min(cursor, secrets?.length ?? 0),
-        // Each answer's latency (µs precision), for a caller merging several runs' percentiles.
-        ...(job.keepLatencies ? { latencies: latencies.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
       })}\n`,
     );
   },

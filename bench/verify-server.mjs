@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The verify path at the limit (see BENCHMARKS.md): the built server pinned to one core, the load
-// generator (bench/verify-load.mjs, autocannon) in its own process pinned to the other, 50
+// generator (bench/lean-load.mjs, plain sockets) in its own process pinned to the other, 50
 // connections, N tokens; side by side in one run: GET /healthz, cache-hit verify, all-miss verify
 // (every request a token the server has not seen). Prints req/s, p50/p99, ratios to /healthz and
 // the targets. Run it with `npm run bench:verify-server` (which builds first); 127.0.0.1 only.
@@ -163,7 +163,7 @@ const loaders = new Set();
 
 function runLoad(job, loadCpu) {
   return new Promise((resolve, reject) => {
-    const argv = [...pin(loadCpu), process.execPath, path.join(HERE, 'verify-load.mjs'), JSON.stringify(job)];
+    const argv = [...pin(loadCpu), process.execPath, path.join(HERE, 'lean-load.mjs'), JSON.stringify(job)];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     loaders.add(child);
     let out = '';
