@@ -68,9 +68,9 @@ export interface LastUseWriter {
 
 /**
  * Runs a read at once, on the calling thread, where the database allows it: SQLite's one
- * connection while no transaction is open on it and no statement is running there. `undefined`
- * when it cannot now; the caller then runs the query through Kysely, which waits its turn (and so
- * never sees another caller's uncommitted writes).
+ * connection while no transaction is open on it. `undefined` when it cannot now; the caller then
+ * runs the query through Kysely, which waits its turn (and so never sees another caller's
+ * uncommitted writes).
  */
 export type ReadNow = (query: CompiledQuery) => readonly unknown[] | undefined;
 
