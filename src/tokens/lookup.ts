@@ -86,8 +86,8 @@ export function createTokenLookup(db: Db, cache: TokenCache, readNow: ReadNow | 
   return (digest) => {
     const generation = cache.generation();
     const withDigest: typeof compiled = { ...compiled, parameters: [digest] };
-    const now = readNow?.(withDigest) as readonly TokenRow[] | undefined;
-    if (now !== undefined) return remember(digest, generation, now[0]);
+    const atOnce = readNow?.(withDigest) as readonly TokenRow[] | undefined;
+    if (atOnce !== undefined) return remember(digest, generation, atOnce[0]);
     return db.executeQuery(withDigest).then(({ rows }) => remember(digest, generation, rows[0]));
   };
 }
