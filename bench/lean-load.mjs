@@ -12,6 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { percentile } from './lib.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const target = new URL(job.url);
@@ -48,12 +49,6 @@ function nextRequest() {
   const body = `{"token":"${secrets[cursor]}"}`;
   cursor += 1;
   return Buffer.from(head(body.length) + body, 'latin1');
-}
-
-/** Nearest-rank percentile of an ascending array (NaN when empty). */
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 const TIMEOUT_MS = 10_000;
