@@ -12,7 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { percentile } from './lib.mjs';
+import { loadResultLine } from './lib.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const target = new URL(job.url);
@@ -144,29 +144,22 @@ function finishIfIdle() {
   finished = true;
   clearInterval(watchdog);
   for (const conn of connections) conn.socket.destroy();
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
   process.stdout.write(
-    `${JSON.stringify({
-      seconds,
-      requests: latencies.length,
-      rps: latencies.length / seconds,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      p999: percentile(latencies, 99.9),
-      max: latencies[latencies.length - 1] ?? Number.NaN,
-      over100ms: latencies.filter((ms) => ms > 100).length,
-      slowBuckets: worst.filter((ms) => ms > 50).length,
-      buckets: worst.length,
-      non2xx,
-      errors,
-      timeouts,
-      unexpected,
-      unexpectedSample,
-      exhausted,
-      presented: secrets === null ? 0 : Math.min(cursor, secrets.length),
-      ...(job.keepLatencies ? { latencies: latencies.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
-    })}\n`,
+    loadResultLine({
+      latencies,
+      worst,
+      seconds: (performance.now() - started) / 1000,
+      counts: {
+        non2xx,
+        errors,
+        timeouts,
+        unexpected,
+        unexpectedSample,
+        exhausted,
+        presented: secrets === null ? 0 : Math.min(cursor, secrets.length),
+      },
+      keepLatencies: job.keepLatencies,
+    }),
   );
 }
 

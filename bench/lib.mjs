@@ -38,6 +38,30 @@ export function percentile(sorted, p) {
   return sorted[index];
 }
 
+/**
+ * The one JSON line a load generator (bench/verify-load.mjs, bench/lean-load.mjs) prints: req/s
+ * and latency figures from every answer's latency in ms (sorted here), the worst latency per
+ * 100 ms window, and `counts` (non2xx, errors, timeouts, unexpected, ...) as they are.
+ */
+export function loadResultLine({ latencies, worst, seconds, counts, keepLatencies = false }) {
+  latencies.sort((a, b) => a - b);
+  return `${JSON.stringify({
+    seconds,
+    requests: latencies.length,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    p999: percentile(latencies, 99.9),
+    max: latencies[latencies.length - 1] ?? Number.NaN,
+    over100ms: latencies.filter((ms) => ms > 100).length,
+    slowBuckets: worst.filter((ms) => ms > 50).length,
+    buckets: worst.length,
+    ...counts,
+    // Each answer's latency (µs precision), for a caller merging several runs' percentiles.
+    ...(keepLatencies ? { latencies: latencies.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
+  })}\n`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server lifecycle
 

@@ -11,6 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { loadResultLine } from './lib.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const expected = {
@@ -21,12 +22,6 @@ const expected = {
 let secrets = null;
 if (job.secretsFile) {
   secrets = readFileSync(job.secretsFile, 'utf8').split('\n').slice(job.from, job.to);
-}
-
-/** Nearest-rank percentile of an ascending array (NaN when empty). */
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 let cursor = 0;
@@ -76,29 +71,21 @@ const instance = autocannon(
   (error, result) => {
     if (error) throw error;
     const elapsed = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const seconds = Math.min(result.duration, elapsed);
-    const slowBuckets = worst.filter((ms) => ms > 50).length;
     process.stdout.write(
-      `${JSON.stringify({
-        seconds,
-        requests: latencies.length,
-        rps: latencies.length / seconds,
-        p50: percentile(latencies, 50),
-        p99: percentile(latencies, 99),
-        p999: percentile(latencies, 99.9),
-        max: latencies[latencies.length - 1] ?? Number.NaN,
-        over100ms: latencies.filter((ms) => ms > 100).length,
-        slowBuckets,
-        buckets: worst.length,
-        non2xx: result.non2xx,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        unexpected,
-        unexpectedSample,
-        exhausted,
-        presented: Math.min(cursor, secrets?.length ?? 0),
-      })}\n`,
+      loadResultLine({
+        latencies,
+        worst,
+        seconds: Math.min(result.duration, elapsed),
+        counts: {
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          unexpected,
+          unexpectedSample,
+          exhausted,
+          presented: Math.min(cursor, secrets?.length ?? 0),
+        },
+      }),
     );
   },
 );
